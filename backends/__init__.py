@@ -1,0 +1,1 @@
+"""Executor backends, installed as ``streamz_core.backends``."""

@@ -1,0 +1,1 @@
+"""streamz_core: reactive streaming pipelines on an event loop."""

@@ -1,0 +1,1 @@
+"""Stream operators, grouped by kind."""

@@ -1,0 +1,1 @@
+"""Tools for testing pipelines: virtual time and executor checks."""

@@ -1,0 +1,1 @@
+"""pytest fixtures for streamz_core users."""
