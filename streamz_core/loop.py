@@ -1,0 +1,342 @@
+"""Loop management: which event loop a graph runs on, and how other threads reach it.
+
+Threading rules: a stream graph with a loop runs only on that loop's thread.
+Other threads reach it through :func:`sync` (blocking) or ``call_soon_threadsafe``.
+Internally everything is an :mod:`asyncio` loop; Tornado's ``IOLoop`` is only a
+view of one (:func:`as_ioloop`), kept because streamz users read ``stream.loop``.
+
+Time has one seam: :func:`loop_time` reads the running asyncio loop's clock, so a
+virtual-time loop (:class:`streamz_core.testing.VirtualTimeLoop`) drives every
+time-based node.
+"""
+from __future__ import annotations
+
+import asyncio
+import atexit
+import threading
+from _thread import allocate_lock
+from asyncio import _get_running_loop
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from tornado.ioloop import IOLoop
+
+__all__ = [
+    "LoopRunner",
+    "as_asyncio_loop",
+    "as_ioloop",
+    "get_background_loop",
+    "parse_interval",
+    "loop_time",
+    "sync",
+]
+
+
+def loop_time() -> float:
+    """Return the running asyncio loop's clock, in seconds.
+
+    The only clock streamz_core reads, so virtual time in tests reaches every node.
+
+    Examples
+    --------
+    >>> import asyncio
+    >>> async def now():
+    ...     return loop_time() >= 0
+    >>> asyncio.run(now())
+    True
+    """
+    return asyncio.get_running_loop().time()
+
+
+def as_asyncio_loop(loop: Any) -> asyncio.AbstractEventLoop:
+    """Return the asyncio loop behind ``loop`` (a Tornado ``IOLoop`` or an asyncio loop).
+
+    Examples
+    --------
+    >>> import asyncio
+    >>> aloop = asyncio.new_event_loop()
+    >>> as_asyncio_loop(as_ioloop(aloop)) is aloop
+    True
+    >>> aloop.close()
+    """
+    if isinstance(loop, asyncio.AbstractEventLoop):
+        return loop
+    inner = getattr(loop, "asyncio_loop", None)
+    if isinstance(inner, asyncio.AbstractEventLoop):
+        return inner
+    raise TypeError(
+        f"loop={loop!r} is neither an asyncio event loop nor a Tornado IOLoop; "
+        "pass asyncio.get_running_loop(), a tornado.ioloop.IOLoop, or leave loop=None"
+    )
+
+
+_wrap_lock = threading.Lock()
+
+
+def as_ioloop(loop: Any) -> IOLoop:
+    """Return the Tornado ``IOLoop`` view of ``loop``, creating it if needed.
+
+    Examples
+    --------
+    >>> import asyncio
+    >>> aloop = asyncio.new_event_loop()
+    >>> as_ioloop(aloop) is as_ioloop(aloop)
+    True
+    >>> aloop.close()
+    """
+    if isinstance(loop, IOLoop):
+        return loop
+    aloop = as_asyncio_loop(loop)
+    with _wrap_lock:
+        # Tornado keeps one IOLoop per asyncio loop in this (private) map; reuse it
+        # so that IOLoop.current() on that loop and stream.loop agree.
+        existing = IOLoop._ioloop_for_asyncio.get(aloop)
+        if existing is not None:
+            return existing
+        from tornado.platform.asyncio import AsyncIOLoop
+
+        return AsyncIOLoop(asyncio_loop=aloop, make_current=False)
+
+
+class LoopRunner:
+    """Run an asyncio loop on a daemon thread.
+
+    Blocking ``emit`` from scripts and notebooks hops onto this thread. One shared
+    runner serves every graph that needs a loop and was given none
+    (:func:`get_background_loop`); :meth:`as_default` swaps it, which is how tests put
+    the background-thread mode under virtual time.
+
+    Parameters
+    ----------
+    loop_factory
+        Callable returning a new asyncio loop; default ``asyncio.new_event_loop``.
+
+    Examples
+    --------
+    >>> import asyncio
+    >>> with LoopRunner() as runner:
+    ...     async def where():
+    ...         return asyncio.get_running_loop() is runner.loop
+    ...     sync(runner.loop, where)
+    True
+    """
+
+    def __init__(self, loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None):
+        self._factory = loop_factory or asyncio.new_event_loop
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> LoopRunner:
+        """Start the thread (idempotent) and return self."""
+        if self._thread is not None:
+            return self
+        self.loop = self._factory()
+        started = threading.Event()
+
+        def run() -> None:
+            asyncio.set_event_loop(self.loop)
+            self.loop.call_soon(started.set)
+            try:
+                self.loop.run_forever()
+            finally:
+                asyncio.set_event_loop(None)
+
+        self._thread = threading.Thread(target=run, name="streamz_core-loop", daemon=True)
+        self._thread.start()
+        started.wait()
+        return self
+
+    def stop(self) -> None:
+        """Stop the loop, join the thread and close the loop."""
+        thread, loop = self._thread, self.loop
+        if thread is None or loop is None:
+            return
+        self._thread = None
+        if loop.is_running():
+            loop.call_soon_threadsafe(loop.stop)
+        if thread is not threading.current_thread():
+            thread.join(timeout=10)
+            if not loop.is_closed() and not loop.is_running():
+                loop.close()
+
+    @property
+    def ioloop(self) -> IOLoop:
+        """The Tornado view of :attr:`loop`."""
+        return as_ioloop(self.start().loop)
+
+    def as_default(self) -> _DefaultSwap:
+        """Context manager making this runner the shared background loop."""
+        return _DefaultSwap(self)
+
+    def __enter__(self) -> LoopRunner:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class _DefaultSwap:
+    def __init__(self, runner: LoopRunner):
+        self.runner = runner
+
+    def __enter__(self) -> LoopRunner:
+        global _default_runner
+        self.previous = _default_runner
+        _default_runner = self.runner.start()
+        return self.runner
+
+    def __exit__(self, *exc: object) -> None:
+        global _default_runner
+        _default_runner = self.previous
+
+
+_default_runner: LoopRunner | None = None
+_default_lock = threading.Lock()
+
+
+def get_background_loop() -> asyncio.AbstractEventLoop:
+    """Return the shared background loop, starting its daemon thread on first use.
+
+    Examples
+    --------
+    >>> get_background_loop() is get_background_loop()
+    True
+    """
+    global _default_runner
+    runner = _default_runner
+    if runner is None:
+        with _default_lock:
+            if _default_runner is None:
+                _default_runner = LoopRunner().start()
+            runner = _default_runner
+    assert runner.loop is not None
+    return runner.loop
+
+
+@atexit.register
+def _stop_default_runner() -> None:
+    if _default_runner is not None:
+        _default_runner.stop()
+
+
+class _ThreadState(threading.local):
+    # True while this thread runs graph code for a blocking emit, so that an
+    # emit nested inside a node does not try to block on its own loop.
+    asynchronous = False
+
+
+thread_state = _ThreadState()
+
+
+def sync(loop: Any, func: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any) -> Any:
+    """Run coroutine function ``func(*args, **kwargs)`` on ``loop`` and block for its result.
+
+    Raises the coroutine's exception in the caller. Calling it from the loop's own
+    thread would deadlock, so that raises ``RuntimeError`` instead.
+
+    Examples
+    --------
+    >>> async def add(a, b):
+    ...     return a + b
+    >>> sync(get_background_loop(), add, 1, 2)
+    3
+    """
+    aloop = as_asyncio_loop(loop)
+    if _get_running_loop() is aloop:
+        raise RuntimeError(
+            "sync() called from the thread of the running loop it would wait on; "
+            "await the coroutine instead"
+        )
+    return call_blocking(aloop, lambda: func(*args, **kwargs))
+
+
+def call_blocking(aloop: asyncio.AbstractEventLoop, start: Callable[[], Any]) -> Any:
+    """Run ``start()`` on ``aloop``'s thread; if it returns an awaitable, wait for it too.
+
+    The hot path of a blocking emit: one ``call_soon_threadsafe`` and one lock, no
+    Future or Event objects (they cost tens of microseconds per hop).
+    """
+    if aloop.is_closed():
+        raise RuntimeError(f"event loop {aloop!r} is closed; nothing can run on it any more")
+    done = allocate_lock()
+    done.acquire()
+    box: list[Any] = [None, None]  # result, exception
+
+    def finish(fut: asyncio.Future[Any]) -> None:
+        if fut.cancelled():
+            box[1] = asyncio.CancelledError()
+        elif fut.exception() is not None:
+            box[1] = fut.exception()
+        else:
+            box[0] = fut.result()
+        done.release()
+
+    def run() -> None:
+        thread_state.asynchronous = True
+        try:
+            result = start()
+        except BaseException as exc:  # handed to the waiting thread, not lost
+            box[1] = exc
+            done.release()
+            return
+        finally:
+            thread_state.asynchronous = False
+        if result is None or not hasattr(result, "__await__"):
+            box[0] = result
+            done.release()
+            return
+        asyncio.ensure_future(result).add_done_callback(finish)
+
+    aloop.call_soon_threadsafe(run)
+    done.acquire()
+    if box[1] is not None:
+        raise box[1]
+    return box[0]
+
+
+_UNITS = {
+    "us": 1e-6, "microsecond": 1e-6, "microseconds": 1e-6,
+    "ms": 1e-3, "millisecond": 1e-3, "milliseconds": 1e-3,
+    "s": 1.0, "sec": 1.0, "second": 1.0, "seconds": 1.0,
+    "m": 60.0, "min": 60.0, "minute": 60.0, "minutes": 60.0,
+    "h": 3600.0, "hour": 3600.0, "hours": 3600.0,
+    "d": 86400.0, "day": 86400.0, "days": 86400.0,
+}
+
+
+def parse_interval(value: Any, where: str = "interval", allow_zero: bool = True) -> float:
+    """Convert seconds, a ``timedelta`` or a string such as ``"500ms"`` to float seconds.
+
+    Raises ``ValueError`` naming ``where`` (the node and parameter) for anything else.
+
+    Examples
+    --------
+    >>> parse_interval("500ms"), parse_interval(2), parse_interval("1.5 min")
+    (0.5, 2.0, 90.0)
+    >>> import datetime
+    >>> parse_interval(datetime.timedelta(milliseconds=250))
+    0.25
+    """
+    import datetime
+    import re
+
+    seconds: float | None = None
+    if isinstance(value, bool):
+        seconds = None
+    elif isinstance(value, (int, float)):
+        seconds = float(value)
+    elif isinstance(value, datetime.timedelta):
+        seconds = value.total_seconds()
+    elif isinstance(value, str):
+        match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*([a-zA-Z]*)\s*", value)
+        if match and match.group(2).lower() in _UNITS:
+            seconds = float(match.group(1)) * _UNITS[match.group(2).lower()]
+        elif match and not match.group(2):
+            seconds = float(match.group(1))
+    if seconds is None or seconds != seconds or seconds < 0 or (seconds == 0 and not allow_zero):
+        need = "a positive" if not allow_zero else "a non-negative"
+        raise ValueError(
+            f"{where}={value!r}: expected {need} number of seconds, a datetime.timedelta, "
+            "or a string such as '500ms', '2s' or '1min'"
+        )
+    return seconds

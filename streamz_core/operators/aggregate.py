@@ -1,0 +1,319 @@
+"""Aggregation: accumulate (scan), partition, partition_unique, sliding_window, collect, frequencies."""
+from __future__ import annotations
+
+from collections import deque
+from itertools import chain
+from typing import Any
+
+from ..core import Stream, _gather, identity, no_default
+from ..loop import parse_interval
+from ._util import check_callable, check_positive_int, get_key
+
+__all__ = [
+    "accumulate", "scan", "partition", "partition_unique", "sliding_window", "collect",
+    "frequencies",
+]
+
+
+def _flat(metadatas: Any) -> list[Any]:
+    return [m for ml in metadatas if ml for m in ml]
+
+
+@Stream.register_api()
+class accumulate(Stream):
+    """Keep a running state: ``state = func(state, x)``; emit each new state.
+
+    Without ``start``, the first element becomes the state and is emitted as it is.
+    With ``returns_state=True``, ``func`` returns ``(state, output)`` and the output is
+    emitted. With ``with_state=True`` the node emits ``(state, output)`` pairs.
+
+    Examples
+    --------
+    >>> from operator import add
+    >>> source = Stream()
+    >>> L = source.accumulate(add).sink_to_list()
+    >>> for x in [1, 2, 3]: source.emit(x)
+    >>> L
+    [1, 3, 6]
+    >>> source = Stream()
+    >>> L = source.scan(lambda n, x: (n + 1, (n, x)), start=0, returns_state=True).sink_to_list()
+    >>> for x in 'ab': source.emit(x)
+    >>> L
+    [(0, 'a'), (1, 'b')]
+    """
+
+    def __init__(self, upstream: Stream, func: Any, start: Any = no_default,
+                 returns_state: bool = False, with_state: bool = False, **kwargs: Any):
+        check_callable("accumulate", "func", func)
+        stream_name = kwargs.pop("stream_name", None)
+        self.func = func
+        self.kwargs = kwargs
+        self.state = start
+        self.returns_state = returns_state
+        self.with_state = with_state
+        super().__init__(upstream, stream_name=stream_name)
+
+    def update(self, x: Any, who: Any = None, metadata: Any = None) -> Any:
+        if self.state is no_default:
+            self.state = x
+            return self._emit((x, x) if self.with_state else x, metadata)
+        try:
+            result = self.func(self.state, x, **self.kwargs)
+            if self.returns_state:
+                state, result = result
+            else:
+                state = result
+        except Exception as exc:
+            return self._fail(exc, x, metadata)
+        self.state = state
+        return self._emit((state, result) if self.with_state else result, metadata)
+
+
+scan = accumulate
+Stream.scan = Stream.accumulate  # type: ignore[attr-defined]
+
+
+@Stream.register_api()
+class partition(Stream):
+    """Group elements into tuples of ``n``.
+
+    ``timeout`` (seconds, timedelta or string) flushes a partial tuple that has waited
+    that long since its first element; it needs a loop, so with it the graph runs on
+    one. ``key`` (a function or an item key) keeps a separate group per key.
+
+    Examples
+    --------
+    >>> source = Stream()
+    >>> L = source.partition(2).sink_to_list()
+    >>> for x in range(5): source.emit(x)
+    >>> L
+    [(0, 1), (2, 3)]
+    >>> source = Stream()
+    >>> L = source.partition(2, key=lambda x: x % 2).sink_to_list()
+    >>> for x in range(6): source.emit(x)
+    >>> L
+    [(0, 2), (1, 3)]
+    """
+
+    def __init__(self, upstream: Stream, n: int, timeout: Any = None, key: Any = None, **kwargs: Any):
+        self.n = check_positive_int("partition", "n", n)
+        self._timeout = None if timeout is None else parse_interval(timeout, "partition(timeout)", allow_zero=False)
+        self._key = None if key is None else get_key(key)
+        self._buffers: dict[Any, list[Any]] = {}
+        self._metadata: dict[Any, list[Any]] = {}
+        self._timers: dict[Any, Any] = {}
+        super().__init__(upstream, ensure_io_loop=self._timeout is not None, **kwargs)
+
+    def update(self, x: Any, who: Any = None, metadata: Any = None) -> Any:
+        if self._key is None:
+            k = None
+        else:
+            try:
+                k = self._key(x)
+            except Exception as exc:
+                return self._fail(exc, x, metadata)
+        buf = self._buffers.get(k)
+        if buf is None:
+            buf = self._buffers[k] = []
+            self._metadata[k] = []
+            if self._timeout is not None:
+                loop = self._aloop
+                assert loop is not None
+                self._timers[k] = loop.call_at(loop.time() + self._timeout, self._flush_key, k)
+        buf.append(x)
+        if metadata:
+            self._retain_refs(metadata)
+            self._metadata[k].append(metadata)
+        if len(buf) == self.n:
+            return self._flush(k)
+        return None
+
+    def _flush(self, k: Any) -> Any:
+        buf = self._buffers.pop(k)
+        metas = self._metadata.pop(k)
+        timer = self._timers.pop(k, None)
+        if timer is not None:
+            timer.cancel()
+        md = _flat(metas)
+        try:
+            return self._emit(tuple(buf), md)
+        finally:
+            self._release_refs(md)
+
+    def _flush_key(self, k: Any) -> None:
+        if k in self._buffers:
+            self._timers.pop(k, None)
+            try:
+                self._flush(k)
+            except Exception as exc:
+                self._report(exc, None)
+
+    def destroy(self, streams: Any = None) -> None:
+        for timer in self._timers.values():
+            timer.cancel()
+        super().destroy(streams)
+
+
+@Stream.register_api()
+class partition_unique(Stream):
+    """Group elements into tuples of ``n`` elements with distinct keys.
+
+    A repeated key keeps the first element (``keep="first"``) or replaces it with the
+    newest (``keep="last"``, which also moves it to the end).
+
+    Examples
+    --------
+    >>> source = Stream()
+    >>> L = source.partition_unique(2).sink_to_list()
+    >>> for x in [1, 1, 2, 3, 3, 4]: source.emit(x)
+    >>> L
+    [(1, 2), (3, 4)]
+    """
+
+    def __init__(self, upstream: Stream, n: int, key: Any = identity, keep: str = "first", **kwargs: Any):
+        self.n = check_positive_int("partition_unique", "n", n)
+        if keep not in ("first", "last"):
+            raise ValueError(f"partition_unique(keep={keep!r}): expected 'first' or 'last'")
+        self.key = get_key(key)
+        self.keep = keep
+        self._buffer: dict[Any, Any] = {}
+        self._metadata: dict[Any, Any] = {}
+        super().__init__(upstream, **kwargs)
+
+    def update(self, x: Any, who: Any = None, metadata: Any = None) -> Any:
+        try:
+            y = self.key(x)
+        except Exception as exc:
+            return self._fail(exc, x, metadata)
+        if y in self._buffer:
+            if self.keep == "first":
+                return None
+            del self._buffer[y]
+            self._release_refs(self._metadata.pop(y))
+        self._retain_refs(metadata)
+        self._buffer[y] = x
+        self._metadata[y] = metadata
+        if len(self._buffer) < self.n:
+            return None
+        out = tuple(self._buffer.values())
+        md = _flat(self._metadata.values())
+        self._buffer, self._metadata = {}, {}
+        try:
+            return self._emit(out, md)
+        finally:
+            self._release_refs(md)
+
+
+@Stream.register_api()
+class sliding_window(Stream):
+    """Emit overlapping tuples of the last ``n`` elements.
+
+    While filling, partial windows are emitted unless ``return_partial=False``.
+
+    Examples
+    --------
+    >>> source = Stream()
+    >>> L = source.sliding_window(2).sink_to_list()
+    >>> for x in range(4): source.emit(x)
+    >>> L
+    [(0,), (0, 1), (1, 2), (2, 3)]
+    >>> source = Stream()
+    >>> L = source.sliding_window(3, return_partial=False).sink_to_list()
+    >>> for x in range(4): source.emit(x)
+    >>> L
+    [(0, 1, 2), (1, 2, 3)]
+    """
+
+    def __init__(self, upstream: Stream, n: int, return_partial: bool = True, **kwargs: Any):
+        self.n = check_positive_int("sliding_window", "n", n)
+        self.return_partial = return_partial
+        self._buffer: deque[Any] = deque(maxlen=n)
+        self._metadata: deque[Any] = deque(maxlen=n)
+        self._with_metadata = 0  # how many windowed elements carry metadata
+        super().__init__(upstream, **kwargs)
+
+    def update(self, x: Any, who: Any = None, metadata: Any = None) -> Any:
+        buf = self._buffer
+        if self._with_metadata or metadata:
+            return self._update_with_metadata(x, metadata)
+        buf.append(x)
+        self._metadata.append(None)
+        if self.return_partial or len(buf) == self.n:
+            return self._emit(tuple(buf))
+        return None
+
+    def _update_with_metadata(self, x: Any, metadata: Any) -> Any:
+        metas = self._metadata
+        if len(metas) == self.n and metas[0]:
+            self._with_metadata -= 1
+            self._release_refs(metas[0])
+        if metadata:
+            self._with_metadata += 1
+            self._retain_refs(metadata)
+        self._buffer.append(x)
+        metas.append(metadata)
+        if self.return_partial or len(self._buffer) == self.n:
+            return self._emit(tuple(self._buffer), _flat(metas))
+        return None
+
+
+@Stream.register_api()
+class collect(Stream):
+    """Hold elements until :meth:`flush` emits them all as one tuple.
+
+    Examples
+    --------
+    >>> source = Stream()
+    >>> collector = source.collect()
+    >>> L = collector.sink_to_list()
+    >>> for x in [1, 2]: source.emit(x)
+    >>> collector.flush()
+    >>> L
+    [(1, 2)]
+    """
+
+    def __init__(self, upstream: Stream, cache: Any = None, metadata_cache: Any = None, **kwargs: Any):
+        self.cache = deque() if cache is None else cache
+        self.metadata_cache = deque() if metadata_cache is None else metadata_cache
+        super().__init__(upstream, **kwargs)
+
+    def update(self, x: Any, who: Any = None, metadata: Any = None) -> Any:
+        self._retain_refs(metadata)
+        self.cache.append(x)
+        if metadata:
+            self.metadata_cache.extend(metadata)
+        return None
+
+    def flush(self, _: Any = None) -> Any:
+        """Emit everything held as a tuple and start over (usable as a sink function)."""
+        out = tuple(self.cache)
+        md = list(self.metadata_cache)
+        self.cache.clear()
+        self.metadata_cache.clear()
+        try:
+            r = self._emit(out, md)
+        finally:
+            self._release_refs(md)
+        return _gather(r) if r else None
+
+
+@Stream.register_api()
+class frequencies(Stream):
+    """Count how often each element has been seen; emit the counts as a new dict each time.
+
+    Examples
+    --------
+    >>> source = Stream()
+    >>> L = source.frequencies().sink_to_list()
+    >>> for x in 'aba': source.emit(x)
+    >>> L[-1]
+    {'a': 2, 'b': 1}
+    """
+
+    def __init__(self, upstream: Stream, **kwargs: Any):
+        self.counts: dict[Any, int] = {}
+        super().__init__(upstream, **kwargs)
+
+    def update(self, x: Any, who: Any = None, metadata: Any = None) -> Any:
+        self.counts[x] = self.counts.get(x, 0) + 1
+        return self._emit(dict(self.counts), metadata)

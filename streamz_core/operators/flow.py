@@ -1,0 +1,136 @@
+"""Flow control: buffer (bounded decoupling) and latest (load shedding)."""
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from typing import Any
+
+from ..core import Stream, _gather
+from ._util import check_positive_int
+
+__all__ = ["buffer", "latest"]
+
+
+@Stream.register_api()
+class buffer(Stream):
+    """Decouple upstream from downstream with a queue of up to ``n`` elements.
+
+    Emits return at once while the queue has room; when it is full the upstream waits
+    for a free place (backpressure). Elements leave in order, each after downstream
+    has finished with the previous one.
+
+    Examples
+    --------
+    >>> import asyncio
+    >>> async def main():
+    ...     source = Stream(asynchronous=True)
+    ...     L = source.buffer(2).sink_to_list()
+    ...     for x in range(4):
+    ...         await source.emit(x)
+    ...     await asyncio.sleep(0)
+    ...     return L
+    >>> asyncio.run(main())
+    [0, 1, 2, 3]
+    """
+
+    def __init__(self, upstream: Stream, n: int, **kwargs: Any):
+        self.n = check_positive_int("buffer", "n", n)
+        self._queue: deque[tuple[Any, Any]] = deque()
+        self._full: deque[asyncio.Future[None]] = deque()
+        self._worker: asyncio.Future[None] | None = None
+        super().__init__(upstream, ensure_io_loop=True, **kwargs)
+
+    def update(self, x: Any, who: Any = None, metadata: Any = None) -> Any:
+        self._retain_refs(metadata)
+        self._queue.append((x, metadata))
+        if self._worker is None:
+            self._worker = asyncio.ensure_future(self._drain())
+        if len(self._queue) > self.n:
+            loop = self._aloop
+            assert loop is not None
+            fut = loop.create_future()
+            self._full.append(fut)
+            return fut
+        return None
+
+    async def _drain(self) -> None:
+        queue, full = self._queue, self._full
+        try:
+            while queue:
+                x, md = queue.popleft()
+                while full:  # one element left the queue: one waiting emitter may go on
+                    fut = full.popleft()
+                    if not fut.done():
+                        fut.set_result(None)
+                        break
+                try:
+                    r = self._emit(x, md)
+                    if r:
+                        await _gather(r)
+                except Exception as exc:
+                    self._report(exc, x)
+                finally:
+                    self._release_refs(md)
+        finally:
+            self._worker = None
+
+    def statistics(self) -> dict[str, int]:
+        """How many elements wait, and the limit."""
+        return {"queued": len(self._queue), "maxsize": self.n}
+
+
+@Stream.register_api()
+class latest(Stream):
+    """Pass elements on, dropping all but the newest while downstream is busy.
+
+    The upstream never waits: this node sheds load instead of pushing back.
+
+    Examples
+    --------
+    >>> source = Stream()
+    >>> L = source.latest().sink_to_list()
+    >>> for x in range(3): source.emit(x)
+    >>> L
+    [0, 1, 2]
+    """
+
+    _pending: Any = None
+    _has_pending = False
+    _busy = False
+
+    def update(self, x: Any, who: Any = None, metadata: Any = None) -> Any:
+        if self._busy:
+            if self._has_pending:
+                self._release_refs(self._pending[1])
+            self._retain_refs(metadata)
+            self._pending = (x, metadata)
+            self._has_pending = True
+            return None
+        r = self._emit(x, metadata)
+        if r:
+            self._busy = True
+            asyncio.ensure_future(self._wait_then_drain(r))
+        return None
+
+    async def _wait_then_drain(self, pending: list[Any]) -> None:
+        try:
+            while True:
+                try:
+                    await _gather(pending)
+                except Exception as exc:
+                    self._report(exc, None)
+                if not self._has_pending:
+                    return
+                x, md = self._pending
+                self._pending, self._has_pending = None, False
+                try:
+                    pending = self._emit(x, md)
+                except Exception as exc:
+                    self._report(exc, x)
+                    pending = []
+                finally:
+                    self._release_refs(md)
+                if not pending:
+                    return
+        finally:
+            self._busy = False

@@ -1,0 +1,145 @@
+"""Graph ends: sink, sink_to_list, sink_to_textfile.
+
+Sinks are pinned (kept alive) until ``destroy()``, so a pipeline whose only
+reference is its sink keeps running; destroying the sink frees the pipeline.
+"""
+from __future__ import annotations
+
+import asyncio
+import inspect
+import os
+import weakref
+from typing import Any
+
+from .core import Stream, _global_sinks
+from .operators._util import bind_args, check_callable, is_coroutine_function
+
+__all__ = ["sink", "sink_to_list", "sink_to_textfile", "SinkList"]
+
+_STREAM_PARAMS = frozenset(inspect.signature(Stream).parameters)
+
+
+@Stream.register_api()
+class sink(Stream):
+    """Call ``func(x, *args, **kwargs)`` on every element; the end of a pipeline.
+
+    If ``func`` returns an awaitable (an ``async def`` function, a Tornado coroutine)
+    it is the backpressure: the emitter waits for it. Keyword arguments that
+    :class:`Stream` takes (``stream_name``, ...) go to the node, the rest to ``func``.
+
+    Examples
+    --------
+    >>> source = Stream()
+    >>> s = source.sink(print)
+    >>> source.emit('hello')
+    hello
+    >>> s.destroy()
+
+    See Also
+    --------
+    sink_to_list
+    """
+
+    _graphviz_shape = "trapezium"
+
+    def __init__(self, upstream: Stream, func: Any, *args: Any, **kwargs: Any):
+        check_callable(type(self).__name__, "func", func)
+        stream_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in _STREAM_PARAMS}
+        self.func = func
+        self.args = args
+        self.kwargs = kwargs
+        self._call = bind_args(func, args, kwargs)
+        self._async = is_coroutine_function(func)
+        if self._async:
+            stream_kwargs.setdefault("ensure_io_loop", True)
+        super().__init__(upstream, **stream_kwargs)
+        _global_sinks.add(self)
+
+    def update(self, x: Any, who: Any = None, metadata: Any = None) -> Any:
+        try:
+            r = self._call(x)
+        except Exception as exc:
+            return self._fail(exc, x, metadata)
+        if r is None or not hasattr(r, "__await__"):
+            return None
+        return self._backpressure(r, metadata)
+
+    def _backpressure(self, r: Any, metadata: Any) -> Any:
+        fut = asyncio.ensure_future(r)
+        if metadata:
+            self._retain_refs(metadata)
+            fut.add_done_callback(lambda _: self._release_refs(metadata))
+        return fut
+
+
+class SinkList(list):  # type: ignore[type-arg]
+    """The list :func:`sink_to_list` fills; ``.node`` is its sink, for ``destroy()``."""
+
+    node: Stream
+
+
+@Stream.register_api()
+class sink_to_list(sink):
+    """Append every element to a list and return the list (not the node).
+
+    The list's ``.node`` attribute is the sink: ``L.node.destroy()`` stops it.
+
+    Examples
+    --------
+    >>> source = Stream()
+    >>> L = source.sink_to_list()
+    >>> source.emit(1); source.emit(2)
+    >>> L
+    [1, 2]
+    >>> L.node.destroy()
+    """
+
+    def __new__(cls, upstream: Stream, **kwargs: Any) -> Any:  # type: ignore[misc]
+        node = super().__new__(cls)
+        node.__init__(upstream, **kwargs)
+        return node.L
+
+    def __init__(self, upstream: Stream, **kwargs: Any):
+        self.L = SinkList()
+        self.L.node = self
+        super().__init__(upstream, self.L.append, **kwargs)
+
+
+@Stream.register_api()
+class sink_to_textfile(sink):
+    """Write each element followed by ``end`` to a text file (a path or an open file).
+
+    A path is opened with ``mode`` and closed when the sink is destroyed or collected.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), 'out.txt')
+    >>> source = Stream()
+    >>> s = source.sink_to_textfile(path)
+    >>> source.emit('a'); source.emit('b')
+    >>> s.destroy()
+    >>> open(path).read()
+    'a\\nb\\n'
+    """
+
+    def __init__(self, upstream: Stream, file: Any, end: str = "\n", mode: str = "a", **kwargs: Any):
+        if isinstance(file, (str, os.PathLike)):
+            fp = open(file, mode=mode)  # noqa: SIM115 - closed by destroy/finalize
+        elif hasattr(file, "write"):
+            fp = file
+        else:
+            raise TypeError(
+                f"sink_to_textfile(file={file!r}): expected a path or an open text file"
+            )
+        self._fp = fp
+        self._end = end
+        self._closer = weakref.finalize(self, fp.close)
+        super().__init__(upstream, self._write, **kwargs)
+
+    def _write(self, x: Any) -> None:
+        self._fp.write(x + self._end)
+
+    def destroy(self, streams: Any = None) -> None:
+        super().destroy(streams)
+        self._closer()

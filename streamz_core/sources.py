@@ -1,0 +1,304 @@
+"""Graph starts: the Source base and the polling sources.
+
+A source runs on its graph's loop (the background loop thread unless the graph has
+one): ``start()`` schedules :meth:`Source.run`, ``stop()`` ends it. Each element is
+emitted with the backpressure of the graph: the source waits for downstream.
+"""
+from __future__ import annotations
+
+import asyncio
+import glob
+import inspect
+import os
+import queue as _queue
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from .core import Stream, _gather
+from .loop import parse_interval
+
+__all__ = ["Source", "from_iterable", "from_periodic", "from_q", "from_textfile", "filenames"]
+
+
+class Source(Stream):
+    """Base class of sources: nodes that produce elements themselves.
+
+    Subclasses implement ``async def _run(self)`` (called until stopped) or
+    override ``run``. ``start=True`` starts at once.
+
+    Examples
+    --------
+    >>> import asyncio
+    >>> class count_to(Source):
+    ...     def __init__(self, n, **kwargs):
+    ...         self.n, self.i = n, 0
+    ...         super().__init__(**kwargs)
+    ...     async def _run(self):
+    ...         self.i += 1
+    ...         await self._emit_async(self.i)
+    ...         if self.i == self.n:
+    ...             self.stop()
+    >>> async def main():
+    ...     s = count_to(3, asynchronous=True)
+    ...     L = s.sink_to_list()
+    ...     s.start()
+    ...     await asyncio.sleep(0.01)
+    ...     return L
+    >>> asyncio.run(main())
+    [1, 2, 3]
+    """
+
+    _graphviz_shape = "doubleoctagon"
+
+    def __init__(self, start: bool = False, **kwargs: Any):
+        self.stopped = True
+        self.started = False
+        self._task: asyncio.Future[Any] | None = None
+        kwargs.setdefault("ensure_io_loop", True)
+        super().__init__(**kwargs)
+        if start:
+            self.start()
+
+    def start(self) -> None:
+        """Begin producing elements (on the loop)."""
+        if not self.stopped:
+            return
+        self.stopped = False
+        self.started = True
+        if self._aloop is None:
+            self._start_when_bound = True  # asynchronous=True built outside a loop
+            try:
+                asyncio.get_running_loop()
+            except RuntimeError:
+                return
+            self._set_loop(asyncio.get_running_loop())
+            return
+        self._call_on_loop(self._launch)
+
+    def _on_loop(self) -> None:
+        if getattr(self, "_start_when_bound", False) and not self.stopped:
+            self._call_on_loop(self._launch)
+
+    def _launch(self) -> None:
+        if self._task is None or self._task.done():
+            self._task = asyncio.ensure_future(self._run_reporting())
+
+    async def _run_reporting(self) -> None:
+        try:
+            await self.run()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self._report(exc, None)
+            self.stopped = True
+
+    def stop(self) -> None:
+        """Stop producing elements."""
+        self.stopped = True
+
+    async def run(self) -> None:
+        """Call ``_run`` until stopped."""
+        while not self.stopped:
+            await self._run()
+
+    async def _run(self) -> None:
+        self.stopped = True  # a source that defines neither run nor _run produces nothing
+
+    async def _emit_async(self, x: Any, metadata: Any = None) -> None:
+        """Emit ``x`` and wait for downstream backpressure; report errors, keep going."""
+        try:
+            r = self._emit(x, metadata)
+            if r:
+                await _gather(r)
+        except Exception as exc:
+            self._report(exc, x)
+
+
+@Stream.register_api(staticmethod)
+class from_iterable(Source):
+    """Emit every item of an iterable, then stop.
+
+    Examples
+    --------
+    >>> import asyncio
+    >>> async def main():
+    ...     source = Stream.from_iterable(range(3), asynchronous=True)
+    ...     L = source.map(lambda x: x * 10).sink_to_list()
+    ...     source.start()
+    ...     await asyncio.sleep(0.01)
+    ...     return L
+    >>> asyncio.run(main())
+    [0, 10, 20]
+    """
+
+    def __init__(self, iterable: Iterable[Any], **kwargs: Any):
+        if not hasattr(iterable, "__iter__"):
+            raise TypeError(f"from_iterable({iterable!r}): expected an iterable such as a list or generator")
+        self._iterable = iterable
+        super().__init__(**kwargs)
+
+    async def run(self) -> None:
+        for x in self._iterable:
+            if self.stopped:
+                break
+            await self._emit_async(x)
+        self.stopped = True
+
+
+@Stream.register_api(staticmethod)
+class from_periodic(Source):
+    """Emit ``callback()`` every ``poll_interval`` (an ``async def`` callback is awaited).
+
+    Examples
+    --------
+    >>> import asyncio, itertools
+    >>> async def main():
+    ...     counter = itertools.count()
+    ...     source = Stream.from_periodic(lambda: next(counter), 0.01, asynchronous=True)
+    ...     L = source.sink_to_list()
+    ...     source.start()
+    ...     await asyncio.sleep(0.035)
+    ...     source.stop()
+    ...     return L[:3]
+    >>> asyncio.run(main())
+    [0, 1, 2]
+    """
+
+    def __init__(self, callback: Callable[[], Any], poll_interval: Any = 0.1, **kwargs: Any):
+        if not callable(callback):
+            raise TypeError(f"from_periodic(callback={callback!r}): expected a function to call")
+        self._cb = callback
+        self._poll = parse_interval(poll_interval, "from_periodic(poll_interval)", allow_zero=False)
+        super().__init__(**kwargs)
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        due = loop.time()
+        while not self.stopped:
+            value = self._cb()
+            if inspect.isawaitable(value):
+                value = await value
+            await self._emit_async(value)
+            due += self._poll
+            await asyncio.sleep(max(0.0, due - loop.time()))
+
+
+@Stream.register_api(staticmethod)
+class from_q(Source):
+    """Emit items put into a ``queue.Queue`` by any thread (polled every ``sleep_time``).
+
+    Examples
+    --------
+    >>> import asyncio, queue
+    >>> async def main():
+    ...     q = queue.Queue()
+    ...     source = Stream.from_q(q, sleep_time=0.001, asynchronous=True)
+    ...     L = source.sink_to_list()
+    ...     source.start()
+    ...     q.put('a'); q.put('b')
+    ...     await asyncio.sleep(0.02)
+    ...     source.stop()
+    ...     return L
+    >>> asyncio.run(main())
+    ['a', 'b']
+    """
+
+    def __init__(self, q: Any, sleep_time: Any = 0.01, **kwargs: Any):
+        if not hasattr(q, "get_nowait"):
+            raise TypeError(f"from_q(q={q!r}): expected a queue.Queue (something with get_nowait)")
+        self.q = q
+        self.sleep_time = parse_interval(sleep_time, "from_q(sleep_time)", allow_zero=False)
+        super().__init__(**kwargs)
+
+    async def _run(self) -> None:
+        try:
+            x = self.q.get_nowait()
+        except _queue.Empty:
+            await asyncio.sleep(self.sleep_time)
+            return
+        await self._emit_async(x)
+
+
+@Stream.register_api(staticmethod)
+class from_textfile(Source):
+    """Emit the lines of a text file as they are written (tail -f), each with its delimiter.
+
+    ``from_end=True`` skips what the file already holds.
+
+    Examples
+    --------
+    >>> import asyncio, os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), 'log.txt')
+    >>> _ = open(path, 'w').write('one\\ntwo\\n')
+    >>> async def main():
+    ...     source = Stream.from_textfile(path, poll_interval=0.005, asynchronous=True)
+    ...     L = source.sink_to_list()
+    ...     source.start()
+    ...     await asyncio.sleep(0.03)
+    ...     source.stop()
+    ...     return L
+    >>> asyncio.run(main())
+    ['one\\n', 'two\\n']
+    """
+
+    def __init__(self, f: Any, poll_interval: Any = 0.100, delimiter: str = "\n",
+                 from_end: bool = False, **kwargs: Any):
+        if isinstance(f, (str, os.PathLike)):
+            f = open(f)  # noqa: SIM115 - the source owns the file
+        if not hasattr(f, "read"):
+            raise TypeError(f"from_textfile(f={f!r}): expected a path or an open text file")
+        self.file = f
+        self.from_end = from_end
+        self.delimiter = delimiter
+        self.poll_interval = parse_interval(poll_interval, "from_textfile(poll_interval)", allow_zero=False)
+        super().__init__(**kwargs)
+
+    async def run(self) -> None:
+        if self.from_end:
+            self.file.seek(0, 2)
+        partial = ""
+        while not self.stopped:
+            chunk = self.file.read()
+            if chunk:
+                parts = (partial + chunk).split(self.delimiter)
+                partial = parts.pop()
+                for line in parts:
+                    await self._emit_async(line + self.delimiter)
+            else:
+                await asyncio.sleep(self.poll_interval)
+
+
+@Stream.register_api(staticmethod)
+class filenames(Source):
+    """Emit the names of files appearing in a directory or matching a glob, sorted.
+
+    Examples
+    --------
+    >>> import asyncio, os, tempfile
+    >>> d = tempfile.mkdtemp()
+    >>> _ = open(os.path.join(d, 'a.csv'), 'w')
+    >>> async def main():
+    ...     source = Stream.filenames(os.path.join(d, '*.csv'), poll_interval=0.005, asynchronous=True)
+    ...     L = source.map(os.path.basename).sink_to_list()
+    ...     source.start()
+    ...     await asyncio.sleep(0.02)
+    ...     source.stop()
+    ...     return L
+    >>> asyncio.run(main())
+    ['a.csv']
+    """
+
+    def __init__(self, path: str, poll_interval: Any = 0.100, **kwargs: Any):
+        if "*" not in path and os.path.isdir(path):
+            path = os.path.join(path, "*")
+        self.path = path
+        self.seen: set[str] = set()
+        self.poll_interval = parse_interval(poll_interval, "filenames(poll_interval)", allow_zero=False)
+        super().__init__(**kwargs)
+
+    async def run(self) -> None:
+        while not self.stopped:
+            for name in sorted(set(glob.glob(self.path)) - self.seen):
+                self.seen.add(name)
+                await self._emit_async(name)
+            await asyncio.sleep(self.poll_interval)
