@@ -1,1 +1,7 @@
 """Tools for testing pipelines: virtual time and executor checks."""
+
+from __future__ import annotations
+
+from .clock import VirtualTimeLoop as VirtualTimeLoop
+
+__all__ = ["VirtualTimeLoop"]

@@ -1,0 +1,46 @@
+# Everything a new machine needs: `make demo`, `make test`, `make bench`, `make docs`.
+# Each target creates its virtual environment on first use and installs what it needs.
+PYTHON ?= python3
+VENV := .venv
+BENCH_VENV := .venv-bench
+PY := $(VENV)/bin/python
+BENCH_PY := $(BENCH_VENV)/bin/python
+PIP_FLAGS := --quiet --disable-pip-version-check
+
+.PHONY: demo test test-fast test-slow doctest bench docs clean
+
+$(VENV)/.installed: setup.cfg pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install $(PIP_FLAGS) --upgrade pip
+	$(PY) -m pip install $(PIP_FLAGS) -e ".[test,docs]"
+	touch $@
+
+$(BENCH_VENV)/.installed: setup.cfg pyproject.toml
+	test -x $(BENCH_PY) || $(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_PY) -m pip install $(PIP_FLAGS) --upgrade pip
+	$(BENCH_PY) -m pip install $(PIP_FLAGS) -e ".[bench]"
+	touch $@
+
+demo: $(VENV)/.installed
+	$(PY) examples/pipeline_modes.py
+
+# The whole suite: the fast tests with the doctests, then the slow fault-injection
+# and load tests in their own step.
+test: test-fast test-slow
+
+test-fast: $(VENV)/.installed
+	$(PY) -m pytest -m "not slow" tests streamz_core backends
+
+# pytest exits 5 when no test carries the mark: nothing to run is not a failure.
+test-slow: $(VENV)/.installed
+	$(PY) -m pytest -m slow tests || [ $$? -eq 5 ]
+
+bench: $(BENCH_VENV)/.installed
+	$(BENCH_PY) benchmarks/run.py
+	$(BENCH_PY) benchmarks/bench_runtime.py
+
+docs: $(VENV)/.installed
+	$(PY) -m sphinx -W --keep-going -b html docs docs/_build/html
+
+clean:
+	rm -rf $(VENV) $(BENCH_VENV) docs/_build build *.egg-info
