@@ -288,7 +288,12 @@ def call_blocking(aloop: asyncio.AbstractEventLoop, start: Callable[[], Any]) ->
         asyncio.ensure_future(result).add_done_callback(finish)
 
     aloop.call_soon_threadsafe(run)
-    done.acquire()
+    while not done.acquire(timeout=1.0):
+        if aloop.is_closed() or not aloop.is_running():
+            raise RuntimeError(
+                f"event loop {aloop!r} stopped before the work handed to it finished; "
+                "keep the loop running until every emit has returned"
+            )
     if box[1] is not None:
         raise box[1]
     return box[0]

@@ -66,7 +66,13 @@ class accumulate(Stream):
         except Exception as exc:
             return self._fail(exc, x, metadata)
         self.state = state
-        return self._emit((state, result) if self.with_state else result, metadata)
+        if self.with_state:
+            result = (state, result)
+        if metadata is None:
+            node = self._only()  # inlined single-downstream _emit (hot path)
+            if node is not None:
+                return node.update(result, self)
+        return self._emit(result, metadata)
 
 
 scan = accumulate
@@ -239,6 +245,9 @@ class sliding_window(Stream):
         buf.append(x)
         self._metadata.append(None)
         if self.return_partial or len(buf) == self.n:
+            node = self._only()  # inlined single-downstream _emit (hot path)
+            if node is not None:
+                return node.update(tuple(buf), self)
             return self._emit(tuple(buf))
         return None
 

@@ -45,6 +45,10 @@ class filter(Stream):
         except Exception as exc:
             return self._fail(exc, x, metadata)
         if keep:
+            if metadata is None:
+                node = self._only()  # inlined single-downstream _emit (hot path)
+                if node is not None:
+                    return node.update(x, self)
             return self._emit(x, metadata)
         return None
 

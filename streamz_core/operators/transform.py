@@ -185,6 +185,16 @@ class flatten(Stream):
             if items:
                 result.extend(self._emit(items[-1], metadata))
             return result
+        node = self._only()
+        if node is not None:  # inlined single-downstream _emit (hot path)
+            for item in x:
+                r = node.update(item, self)
+                if r:
+                    if type(r) is list:
+                        result.extend(r)
+                    else:
+                        result.append(r)
+            return result or None
         for item in x:
             r = self._emit(item)
             if r:
