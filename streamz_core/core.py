@@ -299,7 +299,7 @@ class Stream:
         _global_sinks.discard(self)
 
     def _walk(self) -> Iterator[Stream]:
-        """Every node connected to this one, in breadth-first order."""
+        """Every node connected to this one (depth-first), including error routes."""
         seen = {id(self)}
         todo = [self]
         while todo:

@@ -34,7 +34,7 @@ def bind_args(func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str,
 def is_coroutine_function(func: Any) -> bool:
     """True for ``async def`` functions (also through functools.partial)."""
     return inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(
-        getattr(func, "__call__", None)
+        getattr(func, "__call__", None)  # noqa: B004 - an instance with an async __call__
     )
 
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from collections import deque
-from itertools import chain
 from typing import Any
 
 from ..core import Stream, _gather, identity, no_default
@@ -41,6 +40,8 @@ class accumulate(Stream):
     >>> L
     [(0, 'a'), (1, 'b')]
     """
+
+    _graphviz_shape = "box"
 
     def __init__(self, upstream: Stream, func: Any, start: Any = no_default,
                  returns_state: bool = False, with_state: bool = False, **kwargs: Any):
@@ -100,6 +101,8 @@ class partition(Stream):
     >>> L
     [(0, 2), (1, 3)]
     """
+
+    _graphviz_shape = "diamond"
 
     def __init__(self, upstream: Stream, n: int, timeout: Any = None, key: Any = None, **kwargs: Any):
         self.n = check_positive_int("partition", "n", n)
@@ -176,6 +179,8 @@ class partition_unique(Stream):
     [(1, 2), (3, 4)]
     """
 
+    _graphviz_shape = "diamond"
+
     def __init__(self, upstream: Stream, n: int, key: Any = identity, keep: str = "first", **kwargs: Any):
         self.n = check_positive_int("partition_unique", "n", n)
         if keep not in ("first", "last"):
@@ -229,6 +234,8 @@ class sliding_window(Stream):
     >>> L
     [(0, 1, 2), (1, 2, 3)]
     """
+
+    _graphviz_shape = "diamond"
 
     def __init__(self, upstream: Stream, n: int, return_partial: bool = True, **kwargs: Any):
         self.n = check_positive_int("sliding_window", "n", n)

@@ -6,6 +6,7 @@ from collections import deque
 from typing import Any
 
 from ..core import Stream
+from ._util import check_positive_int
 
 __all__ = ["zip", "combine_latest", "zip_latest", "union"]
 
@@ -36,42 +37,46 @@ class zip(Stream):
 
     def __init__(self, *upstreams: Any, maxsize: int = 10, **kwargs: Any):
         self.maxsize = maxsize
-        self._literals = [(i, u) for i, u in enumerate(upstreams) if not isinstance(u, Stream)]
-        self._width = len(upstreams)
-        streams = [u for u in upstreams if isinstance(u, Stream)]
-        self._buffers: dict[int, deque[Any]] = {id(u): deque() for u in streams}
-        self._slots: dict[int, int] = {id(u): i for i, u in enumerate(upstreams) if isinstance(u, Stream)}
+        # One entry per tuple position: a literal, or [stream, buffer of (x, metadata)].
+        # Keyed by position, not by stream, so a stream zipped with itself works.
+        self._positions: list[Any] = [
+            [u, deque()] if isinstance(u, Stream) else ("literal", u) for u in upstreams
+        ]
         self._waiters: list[asyncio.Future[None]] = []
-        super().__init__(upstreams=streams, **kwargs)
+        super().__init__(upstreams=[u for u in upstreams if isinstance(u, Stream)], **kwargs)
+
+    def _stream_buffers(self) -> list[deque[Any]]:
+        return [p[1] for p in self._positions if isinstance(p, list)]
 
     def _add_upstream(self, upstream: Stream) -> None:
-        self._buffers[id(upstream)] = deque()
-        self._slots[id(upstream)] = self._width
-        self._width += 1
+        self._positions.append([upstream, deque()])
         super()._add_upstream(upstream)
 
     def _remove_upstream(self, upstream: Stream) -> None:
-        for _, md in self._buffers.pop(id(upstream), ()):
-            self._release_refs(md)
-        slot = self._slots.pop(id(upstream))
-        self._width -= 1
-        self._slots = {k: (v - 1 if v > slot else v) for k, v in self._slots.items()}
-        self._literals = [(i - 1 if i > slot else i, v) for i, v in self._literals]
+        for i, p in enumerate(self._positions):
+            if isinstance(p, list) and p[0] is upstream:
+                for _, md in p[1]:
+                    self._release_refs(md)
+                del self._positions[i]
+                break
         super()._remove_upstream(upstream)
 
     def update(self, x: Any, who: Any = None, metadata: Any = None) -> Any:
-        buf = self._buffers[id(who)]
+        mine = [p[1] for p in self._positions if isinstance(p, list) and p[0] is who]
+        buf = min(mine, key=len)  # a stream in several positions fills them in turn
         self._retain_refs(metadata)
         buf.append((x, metadata))
-        if all(self._buffers.values()):
-            out: list[Any] = [None] * self._width
+        buffers = self._stream_buffers()
+        if all(buffers):
+            out = []
             metas = []
-            for key, b in self._buffers.items():
-                value, md = b.popleft()
-                out[self._slots[key]] = value
-                metas.append(md)
-            for i, lit in self._literals:
-                out[i] = lit
+            for p in self._positions:
+                if isinstance(p, list):
+                    value, md = p[1].popleft()
+                    out.append(value)
+                    metas.append(md)
+                else:
+                    out.append(p[1])
             self._wake()
             md = _flat(metas)
             try:
@@ -85,7 +90,7 @@ class zip(Stream):
         return None
 
     def _wake(self) -> None:
-        if self._waiters and all(len(b) <= self.maxsize for b in self._buffers.values()):
+        if self._waiters and all(len(b) <= self.maxsize for b in self._stream_buffers()):
             waiters, self._waiters = self._waiters, []
             for fut in waiters:
                 if not fut.done():
@@ -155,12 +160,13 @@ class combine_latest(Stream):
         super()._remove_upstream(upstream)
 
     def update(self, x: Any, who: Any = None, metadata: Any = None) -> Any:
-        idx = next(i for i, u in enumerate(self.upstreams) if u is who)
-        self._release_refs(self.metadata[idx])
-        self._retain_refs(metadata)
-        self.last[idx] = x
-        self.metadata[idx] = metadata
-        self.missing.discard(idx)
+        for idx, u in enumerate(self.upstreams):
+            if u is who:  # every position of that stream (a stream may be given twice)
+                self._release_refs(self.metadata[idx])
+                self._retain_refs(metadata)
+                self.last[idx] = x
+                self.metadata[idx] = metadata
+                self.missing.discard(idx)
         if not self.missing and any(who is u for u in self.emit_on):
             return self._emit(tuple(self.last), _flat(self.metadata))
         return None

@@ -33,6 +33,8 @@ class buffer(Stream):
     [0, 1, 2, 3]
     """
 
+    _graphviz_shape = "diamond"
+
     def __init__(self, upstream: Stream, n: int, **kwargs: Any):
         self.n = check_positive_int("buffer", "n", n)
         self._queue: deque[tuple[Any, Any]] = deque()
@@ -93,6 +95,8 @@ class latest(Stream):
     >>> L
     [0, 1, 2]
     """
+
+    _graphviz_shape = "octagon"
 
     _pending: Any = None
     _has_pending = False

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import weakref
 from collections import deque
 from typing import Any
 
@@ -52,6 +53,8 @@ class delay(Stream):
     --------
     rate_limit
     """
+
+    _graphviz_shape = "octagon"
 
     def __init__(self, upstream: Stream, interval: Any, **kwargs: Any):
         self.interval = parse_interval(interval, "delay(interval)")
@@ -116,6 +119,8 @@ class rate_limit(Stream):
     delay
     """
 
+    _graphviz_shape = "octagon"
+
     def __init__(self, upstream: Stream, interval: Any, **kwargs: Any):
         self.interval = parse_interval(interval, "rate_limit(interval)")
         self._next = -math.inf
@@ -129,17 +134,19 @@ class rate_limit(Stream):
         self._next = max(now, slot) + self.interval
         if now >= slot:
             return self._emit(x, metadata)
-        return asyncio.ensure_future(self._emit_at(slot, x, metadata))
+        task = asyncio.ensure_future(self._emit_at(slot, x, metadata))
+        if metadata:
+            # Hold the element now: the caller's _emit releases its own hold as soon as
+            # update returns, before the task starts (or if it is cancelled unstarted).
+            self._retain_refs(metadata)
+            task.add_done_callback(lambda _: self._release_refs(metadata))
+        return task
 
     async def _emit_at(self, when: float, x: Any, metadata: Any) -> None:
-        self._retain_refs(metadata)
-        try:
-            await sleep_until(self._aloop, when)  # type: ignore[arg-type]
-            r = self._emit(x, metadata)
-            if r:
-                await _gather(r)
-        finally:
-            self._release_refs(metadata)
+        await sleep_until(self._aloop, when)  # type: ignore[arg-type]
+        r = self._emit(x, metadata)
+        if r:
+            await _gather(r)
 
 
 class _Window(Stream):
@@ -150,7 +157,16 @@ class _Window(Stream):
     _destroyed = False
 
     def _on_loop(self) -> None:
-        self._call_on_loop(self._start_timer)
+        # Through a weak reference: a window nobody references must not be kept alive
+        # by the pending callback that starts its timer.
+        ref = weakref.ref(self)
+
+        def start() -> None:
+            node = ref()
+            if node is not None:
+                node._start_timer()
+
+        self._call_on_loop(start)
 
     def _start_timer(self) -> None:
         if self._timer is None and not self._destroyed:
@@ -226,6 +242,8 @@ class timed_window(_Window):
     [1, 2]
     """
 
+    _graphviz_shape = "octagon"
+
     def __init__(self, upstream: Stream, interval: Any, **kwargs: Any):
         self.interval = parse_interval(interval, "timed_window(interval)", allow_zero=False)
         self._buffer: list[Any] = []
@@ -265,6 +283,8 @@ class timed_window_unique(_Window):
     >>> asyncio.run(main())
     (1, 2)
     """
+
+    _graphviz_shape = "octagon"
 
     def __init__(self, upstream: Stream, interval: Any, key: Any = identity, keep: str = "first", **kwargs: Any):
         self.interval = parse_interval(interval, "timed_window_unique(interval)", allow_zero=False)

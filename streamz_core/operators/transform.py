@@ -13,19 +13,24 @@ __all__ = ["map", "starmap", "pluck", "flatten", "concat"]
 class _AwaitingNode(Stream):
     """Shared by map and starmap: await a coroutine result, then emit it."""
 
+    def _spawn(self, pending: Any, x: Any, metadata: Any) -> Any:
+        task = asyncio.ensure_future(self._finish(pending, x, metadata))
+        if metadata:
+            # Hold the element now: the caller's _emit releases its own hold as soon as
+            # update returns, before the task starts (or if it is cancelled unstarted).
+            self._retain_refs(metadata)
+            task.add_done_callback(lambda _: self._release_refs(metadata))
+        return task
+
     async def _finish(self, pending: Any, x: Any, metadata: Any) -> None:
-        self._retain_refs(metadata)
         try:
-            try:
-                y = await pending
-            except Exception as exc:
-                r = self._fail(exc, x, metadata)
-            else:
-                r = self._emit(y, metadata)
-            if r:
-                await asyncio.gather(*r)
-        finally:
-            self._release_refs(metadata)
+            y = await pending
+        except Exception as exc:
+            r = self._fail(exc, x, metadata)
+        else:
+            r = self._emit(y, metadata)
+        if r:
+            await asyncio.gather(*r)
 
 
 @Stream.register_api()
@@ -74,7 +79,7 @@ class map(_AwaitingNode):
             pending = self._call(x)
         except Exception as exc:
             return self._fail(exc, x, metadata)
-        return asyncio.ensure_future(self._finish(pending, x, metadata))
+        return self._spawn(pending, x, metadata)
 
     def update(self, x: Any, who: Any = None, metadata: Any = None) -> Any:
         try:
@@ -121,7 +126,7 @@ class starmap(_AwaitingNode):
         except Exception as exc:
             return self._fail(exc, x, metadata)
         if self._async:
-            return asyncio.ensure_future(self._finish(y, x, metadata))
+            return self._spawn(y, x, metadata)
         return self._emit(y, metadata)
 
 

@@ -1,0 +1,158 @@
+"""Entry-point plugins: nodes, sources and sinks that other distributions add to Stream.
+
+A distribution declares, in its metadata (``setup.cfg`` shown)::
+
+    [options.entry_points]
+    streamz_core.nodes =
+        double = mypkg.nodes:double
+    streamz_core.sources =
+        from_kafka = mypkg.sources:from_kafka
+    streamz_core.sinks =
+        to_db = mypkg.sinks:to_db
+
+and after ``import streamz_core``, ``source.double()``, ``Stream.from_kafka(...)`` and
+``source.to_db(...)`` exist. Each target module is imported only when its method is
+first called, so an installed plugin costs nothing until used.
+"""
+from __future__ import annotations
+
+import os
+import re
+import sys
+import warnings
+from typing import Any
+
+__all__ = ["load_plugins"]
+
+#: (entry-point group, modifier name): sources become static methods, like streamz.
+_GROUPS: tuple[tuple[str, bool], ...] = (
+    ("streamz_core.sources", True),
+    ("streamz_core.nodes", False),
+    ("streamz_core.sinks", False),
+)
+# A section header of one of our groups in an entry_points.txt (an INI file).
+_MARKER = re.compile(r"^\s*\[\s*streamz_core\.(?:nodes|sources|sinks)\s*\]", re.MULTILINE)
+
+# (id(cls), name) -> (group, value) of the entry points this module registered, so a
+# second load_plugins() call does not report each plugin as clashing with itself.
+_registered: dict[tuple[int, str], tuple[str, str]] = {}
+
+
+def _has_plugin_metadata(path: str) -> bool:
+    """True when a distribution under sys.path entry ``path`` may declare our groups."""
+    try:
+        entries = os.scandir(path or ".")
+    except OSError:
+        return os.path.isfile(path)  # a zip archive on sys.path: let importlib.metadata look
+    with entries:
+        for entry in entries:
+            low = entry.name.lower()
+            is_info = low.endswith((".dist-info", ".egg-info"))
+            if not (is_info or (low == "egg-info" and path.lower().endswith(".egg"))):
+                continue
+            ep_file = os.path.join(entry.path, "entry_points.txt")
+            try:
+                with open(ep_file, encoding="utf-8", errors="replace") as f:
+                    if _MARKER.search(f.read()):
+                        return True
+            except OSError:
+                continue
+    return False
+
+
+def _may_have_plugins() -> bool:
+    """A cheap scan that spares importing importlib.metadata when no plugin is installed.
+
+    It reads only the ``entry_points.txt`` files of the distributions on ``sys.path``;
+    anything it cannot judge (a zip archive on the path, a custom finder that provides
+    distributions) counts as a yes, and importlib.metadata decides.
+    """
+    import importlib.machinery
+
+    for finder in sys.meta_path:
+        if hasattr(finder, "find_distributions") and finder is not importlib.machinery.PathFinder:
+            return True
+    return any(_has_plugin_metadata(p) for p in sys.path if isinstance(p, str))
+
+
+def _describe(ep: Any, group: str) -> str:
+    dist = getattr(ep, "dist", None)
+    origin = f" of distribution {dist.name!r}" if dist is not None else ""
+    return f"entry point {ep.name!r} = {ep.value!r} (group {group!r}{origin})"
+
+
+def _register(cls: type, group: str, ep: Any, static: bool) -> bool:
+    key = (id(cls), ep.name)
+    if _registered.get(key) == (group, ep.value):
+        return False  # already registered by an earlier load_plugins() call
+    try:
+        if static:
+            cls.register_plugin_entry_point(ep, staticmethod)  # type: ignore[attr-defined]
+        else:
+            cls.register_plugin_entry_point(ep)  # type: ignore[attr-defined]
+    except ValueError:
+        previous = _registered.get(key)
+        if previous is not None:
+            clash = f"the plugin {previous[1]!r} from group {previous[0]!r}"
+        else:
+            clash = f"the existing {cls.__name__}.{ep.name}"
+        warnings.warn(
+            f"streamz_core: {_describe(ep, group)} was not registered: its name clashes "
+            f"with {clash}; rename the entry point in the plugin's metadata",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        return False
+    _registered[key] = (group, ep.value)
+    return True
+
+
+def load_plugins(cls: type | None = None) -> list[str]:
+    """Register the entry points of installed plugins as methods of ``cls``.
+
+    Reads the groups ``streamz_core.nodes`` and ``streamz_core.sinks`` (methods) and
+    ``streamz_core.sources`` (static methods) with ``importlib.metadata``. Each method is
+    a stub that imports its target on first call, checks that it is a ``Stream``
+    subclass (else TypeError) and replaces itself with it. A name that ``cls`` already
+    has is skipped with a RuntimeWarning naming the entry point and the clash. Called
+    once by ``import streamz_core``; calling it again registers only new plugins.
+
+    Parameters
+    ----------
+    cls
+        The class to extend; ``Stream`` by default.
+
+    Returns
+    -------
+    The names registered by this call.
+
+    Examples
+    --------
+    >>> from streamz_core import Stream
+    >>> load_plugins(Stream)  # the installed plugins were registered at import
+    []
+    """
+    if cls is None:
+        from .core import Stream
+
+        cls = Stream
+    if not _may_have_plugins():
+        return []
+    from importlib.metadata import entry_points
+
+    added = []
+    for group, static in _GROUPS:
+        try:
+            eps = entry_points(group=group)
+        except Exception as exc:  # noqa: BLE001  (bad metadata must not break the import)
+            warnings.warn(
+                f"streamz_core: could not read the entry points of group {group!r}: {exc!r}; "
+                "its plugins are not available",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            continue
+        for ep in eps:
+            if _register(cls, group, ep, static):
+                added.append(ep.name)
+    return added
