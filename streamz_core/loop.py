@@ -228,11 +228,13 @@ class _ThreadState(threading.local):
 thread_state = _ThreadState()
 
 
-def sync(loop: Any, func: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any) -> Any:
+def sync(loop: Any, func: Callable[..., Awaitable[Any]], *args: Any,
+         callback_timeout: float | None = None, **kwargs: Any) -> Any:
     """Run coroutine function ``func(*args, **kwargs)`` on ``loop`` and block for its result.
 
-    Raises the coroutine's exception in the caller. Calling it from the loop's own
-    thread would deadlock, so that raises ``RuntimeError`` instead.
+    Raises the coroutine's exception in the caller, and ``TimeoutError`` after
+    ``callback_timeout`` seconds (the coroutine is then cancelled). Calling it from the
+    loop's own thread would deadlock, so that raises ``RuntimeError`` instead.
 
     Examples
     --------
@@ -247,7 +249,10 @@ def sync(loop: Any, func: Callable[..., Awaitable[Any]], *args: Any, **kwargs: A
             "sync() called from the thread of the running loop it would wait on; "
             "await the coroutine instead"
         )
-    return call_blocking(aloop, lambda: func(*args, **kwargs))
+    if callback_timeout is None:
+        return call_blocking(aloop, lambda: func(*args, **kwargs))
+    timeout = parse_interval(callback_timeout, "sync(callback_timeout)")
+    return call_blocking(aloop, lambda: asyncio.wait_for(func(*args, **kwargs), timeout))
 
 
 def call_blocking(aloop: asyncio.AbstractEventLoop, start: Callable[[], Any]) -> Any:

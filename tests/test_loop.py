@@ -238,3 +238,27 @@ def test_loop_runner_stop_joins_thread():
     runner.stop()
     assert thread is not None and not thread.is_alive()
     assert runner.loop is not None and runner.loop.is_closed()
+
+
+def test_sync_callback_timeout_raises_timeout_error():
+    async def forever():
+        await asyncio.sleep(3600)
+
+    with pytest.raises(TimeoutError):
+        sync(get_background_loop(), forever, callback_timeout=0.01)
+
+
+def test_sink_with_tornado_coroutine_gets_a_loop(background_clock):
+    from tornado import gen
+
+    written = []
+
+    @gen.coroutine
+    def write(x):
+        yield gen.sleep(1)
+        written.append(x)
+
+    source = Stream()
+    source.sink(write)
+    source.emit(1)
+    assert written == [1] and background_clock.time() == 1.0

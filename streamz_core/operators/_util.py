@@ -32,9 +32,15 @@ def bind_args(func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str,
 
 
 def is_coroutine_function(func: Any) -> bool:
-    """True for ``async def`` functions (also through functools.partial)."""
-    return inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(
-        getattr(func, "__call__", None)  # noqa: B004 - an instance with an async __call__
+    """True for ``async def`` functions and Tornado ``gen.coroutine`` functions."""
+    from tornado.gen import is_coroutine_function as is_tornado_coroutine
+
+    return (
+        inspect.iscoroutinefunction(func)
+        or inspect.iscoroutinefunction(
+            getattr(func, "__call__", None)  # noqa: B004 - an instance with an async __call__
+        )
+        or is_tornado_coroutine(func)
     )
 
 

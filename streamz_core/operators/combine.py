@@ -36,7 +36,7 @@ class zip(Stream):
     _graphviz_shape = "triangle"
 
     def __init__(self, *upstreams: Any, maxsize: int = 10, **kwargs: Any):
-        self.maxsize = maxsize
+        self.maxsize = check_positive_int("zip", "maxsize", maxsize, minimum=0)
         # One entry per tuple position: a literal, or [stream, buffer of (x, metadata)].
         # Keyed by position, not by stream, so a stream zipped with itself works.
         self._positions: list[Any] = [

@@ -182,6 +182,11 @@ class flatten(Stream):
     """
 
     def update(self, x: Any, who: Any = None, metadata: Any = None) -> Any:
+        if not hasattr(x, "__iter__"):
+            return self._fail(
+                TypeError(f"flatten() needs iterable elements, got {type(x).__name__} {x!r}"),
+                x, metadata,
+            )
         result: list[Any] = []
         if metadata:
             items = list(x)

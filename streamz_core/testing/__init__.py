@@ -1,4 +1,4 @@
-"""Tools for testing pipelines: virtual time and executor checks."""
+"""Tools for testing pipelines: virtual time and its pytest fixtures."""
 
 from __future__ import annotations
 
