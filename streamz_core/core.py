@@ -224,6 +224,8 @@ class Stream:
         return _Downstreams(self)
 
     def _add_downstream(self, downstream: Stream) -> None:
+        if any(r() is downstream for r in self._down):
+            return  # one link per pair, like streamz's set: a.union(a) sees each x once
         selfref = weakref.ref(self)
 
         def gone(ref: weakref.ref[Stream]) -> None:
@@ -462,15 +464,17 @@ class Stream:
 
     def _emit_with_metadata(self, x: Any, metadata: list[dict[str, Any]]) -> Any:
         result: Any = _NOTHING
-        for ref in self._down:
-            node = ref()
-            if node is None:
-                continue
-            retain_refs(metadata)
+        nodes = [n for n in (ref() for ref in self._down) if n is not None]
+        # Hold the element once per branch before any branch runs, so a ref cannot
+        # reach zero (and report "done") while later branches have not seen it yet.
+        retain_refs(metadata, len(nodes))
+        for i, node in enumerate(nodes):
             try:
                 r = node.update(x, self, metadata=metadata)
-            finally:
-                release_refs(metadata)
+            except BaseException:
+                release_refs(metadata, len(nodes) - i)
+                raise
+            release_refs(metadata)
             if r:
                 if result is _NOTHING:
                     result = []

@@ -61,11 +61,11 @@ class Source(Stream):
 
     def start(self) -> None:
         """Begin producing elements (on the loop)."""
-        if not self.stopped:
+        if not self.stopped and self._aloop is not None:
             return
         self.stopped = False
         self.started = True
-        if self._aloop is None:
+        if self._aloop is None:  # also when started already, before any loop ran
             self._start_when_bound = True  # asynchronous=True built outside a loop
             try:
                 asyncio.get_running_loop()
@@ -243,6 +243,12 @@ class from_textfile(Source):
 
     def __init__(self, f: Any, poll_interval: Any = 0.100, delimiter: str = "\n",
                  from_end: bool = False, **kwargs: Any):
+        if not isinstance(delimiter, str) or not delimiter:
+            raise ValueError(
+                f"from_textfile(delimiter={delimiter!r}): expected a non-empty string "
+                "that ends each record, such as '\\n' or ';'"
+            )
+        self.poll_interval = parse_interval(poll_interval, "from_textfile(poll_interval)", allow_zero=False)
         if isinstance(f, (str, os.PathLike)):
             f = open(f)  # noqa: SIM115 - the source owns the file
         if not hasattr(f, "read"):
@@ -250,7 +256,6 @@ class from_textfile(Source):
         self.file = f
         self.from_end = from_end
         self.delimiter = delimiter
-        self.poll_interval = parse_interval(poll_interval, "from_textfile(poll_interval)", allow_zero=False)
         super().__init__(**kwargs)
 
     async def run(self) -> None:

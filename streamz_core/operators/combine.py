@@ -62,10 +62,11 @@ class zip(Stream):
         super()._remove_upstream(upstream)
 
     def update(self, x: Any, who: Any = None, metadata: Any = None) -> Any:
+        # A stream given in several positions fills all of them (it is linked once).
         mine = [p[1] for p in self._positions if isinstance(p, list) and p[0] is who]
-        buf = min(mine, key=len)  # a stream in several positions fills them in turn
-        self._retain_refs(metadata)
-        buf.append((x, metadata))
+        for buf in mine:
+            self._retain_refs(metadata)
+            buf.append((x, metadata))
         buffers = self._stream_buffers()
         if all(buffers):
             out = []
@@ -123,6 +124,7 @@ class combine_latest(Stream):
         self.last: list[Any] = [None] * len(upstreams)
         self.metadata: list[Any] = [None] * len(upstreams)
         self.missing = set(range(len(upstreams)))
+        self._emit_on_all = emit_on is None  # then upstreams connected later emit too
         super().__init__(upstreams=upstreams, **kwargs)
         if emit_on is None:
             self.emit_on = list(self.upstreams)
@@ -150,6 +152,8 @@ class combine_latest(Stream):
         self.last.append(None)
         self.metadata.append(None)
         self.missing.add(len(self.upstreams) - 1)
+        if self._emit_on_all:
+            self.emit_on = list(self.upstreams)
 
     def _remove_upstream(self, upstream: Stream) -> None:
         idx = next(i for i, u in enumerate(self.upstreams) if u is upstream)
