@@ -12,11 +12,18 @@ Examples
 from __future__ import annotations
 
 from . import operators as _operators  # noqa: F401  (registers the operator methods)
+from .batch import Batch as Batch
+from .batch import Streaming as Streaming
 from .core import DeadLetter as DeadLetter
 from .core import RefCounter as RefCounter
 from .core import Stream as Stream
 from .core import identity as identity
 from .core import no_default as no_default
+from .graph import build_node_set as build_node_set
+from .graph import create_graph as create_graph
+from .graph import readable_graph as readable_graph
+from .graph import to_graphviz as to_graphviz
+from .graph import visualize as visualize
 from .loop import LoopRunner as LoopRunner
 from .loop import sync as sync
 from .operators.aggregate import accumulate as accumulate
@@ -45,6 +52,10 @@ from .operators.transform import flatten as flatten
 from .operators.transform import map as map
 from .operators.transform import pluck as pluck
 from .operators.transform import starmap as starmap
+from .plugins import load_plugins as load_plugins
+from .servers import from_http_server as from_http_server
+from .servers import from_process as from_process
+from .servers import from_tcp as from_tcp
 from .sinks import sink as sink
 from .sinks import sink_to_list as sink_to_list
 from .sinks import sink_to_textfile as sink_to_textfile
@@ -58,11 +69,15 @@ from .sources import from_textfile as from_textfile
 __version__ = "0.1.0"
 
 __all__ = [
-    "DeadLetter", "LoopRunner", "RefCounter", "Source", "Stream", "accumulate", "buffer",
-    "collect", "combine_latest", "concat", "delay", "filenames", "filter", "flatten",
-    "frequencies", "from_iterable", "from_periodic", "from_q", "from_textfile", "identity",
-    "latest", "map", "no_default", "partition", "partition_unique", "pluck", "rate_limit",
-    "remove", "scan", "sink", "sink_to_list", "sink_to_textfile", "slice", "sliding_window",
-    "starmap", "sync", "timed_window", "timed_window_unique", "union", "unique", "zip",
-    "zip_latest",
+    "Batch", "DeadLetter", "LoopRunner", "RefCounter", "Source", "Stream", "Streaming",
+    "accumulate", "buffer", "build_node_set", "collect", "combine_latest", "concat",
+    "create_graph", "delay", "filenames", "filter", "flatten", "frequencies",
+    "from_http_server", "from_iterable", "from_periodic", "from_process", "from_q",
+    "from_tcp", "from_textfile", "identity", "latest", "load_plugins", "map",
+    "no_default", "partition", "partition_unique", "pluck", "rate_limit",
+    "readable_graph", "remove", "scan", "sink", "sink_to_list", "sink_to_textfile",
+    "slice", "sliding_window", "starmap", "sync", "timed_window", "timed_window_unique",
+    "to_graphviz", "union", "unique", "visualize", "zip", "zip_latest",
 ]
+
+load_plugins(Stream)
