@@ -527,15 +527,21 @@ class Stream:
         if route is not None and isinstance(exc, self._catch):
             return route._emit(DeadLetter(x, exc, self), metadata)
         if not getattr(exc, "_streamz_core_noted", False):
+            where = f"raised in {self!r}"
+            if x is not no_default:
+                where += f" while processing {_short(x)}"
             try:
-                exc.add_note(f"raised in {self!r} while processing {_short(x)}")
+                exc.add_note(where)
                 exc._streamz_core_noted = True  # type: ignore[attr-defined]
             except (AttributeError, TypeError):  # exceptions with __slots__
                 pass
         raise exc
 
-    def _report(self, exc: BaseException, x: Any) -> None:
-        """An error with no caller to reach (timer-driven emit): route or log it."""
+    def _report(self, exc: BaseException, x: Any = no_default) -> None:
+        """An error with no caller to reach (timer-driven emit): route or log it.
+
+        ``x`` is the element being handled, if there is one.
+        """
         try:
             self._fail(exc, x)
         except BaseException as e:

@@ -124,7 +124,7 @@ class _OwnerSource(Source):
         try:
             self._open()
         except Exception as exc:  # nobody called start() on this loop: log or route it
-            self._report(exc, None)
+            self._report(exc)
 
     def _open(self) -> None:
         raise NotImplementedError
@@ -829,7 +829,7 @@ class from_process(_OwnerSource):
                 exc.add_note(f"raised by {self!r} starting {self._argv!r}")
             self._failed_to_open(exc)
             if isinstance(exc, Exception) and not self._starter_waits:
-                self._report(exc, None)
+                self._report(exc)
             if not isinstance(exc, Exception):
                 raise
             return
@@ -852,7 +852,7 @@ class from_process(_OwnerSource):
             # else stop() cancelled a read; the reaper below waits for the process
         except Exception as exc:
             self.stopped = True  # stop reading, so do not leave the process blocked on its pipe
-            self._report(exc, None)
+            self._report(exc)
         if self.stopped:
             self._stop_requested = True
         self._ensure_reaper()

@@ -89,7 +89,7 @@ class Source(Stream):
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            self._report(exc, None)
+            self._report(exc)
             self.stopped = True
 
     def stop(self) -> None:

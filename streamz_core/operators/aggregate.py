@@ -155,7 +155,7 @@ class partition(Stream):
             try:
                 self._flush(k)
             except Exception as exc:
-                self._report(exc, None)
+                self._report(exc)
 
     def destroy(self, streams: Any = None) -> None:
         for timer in self._timers.values():

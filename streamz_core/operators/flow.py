@@ -122,7 +122,7 @@ class latest(Stream):
                 try:
                     await _gather(pending)
                 except Exception as exc:
-                    self._report(exc, None)
+                    self._report(exc)
                 if not self._has_pending:
                     return
                 x, md = self._pending
