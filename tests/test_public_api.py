@@ -78,3 +78,30 @@ def test_every_public_name_has_a_docstring_with_an_example():
 def test_all_names_exist():
     for name in streamz_core.__all__:
         assert hasattr(streamz_core, name), f"streamz_core.__all__ lists {name!r}, which does not exist"
+
+
+def test_type_checking_block_declares_every_registered_method():
+    """Type checkers cannot see register_api's setattr: core.py declares each method."""
+    import ast
+
+    core = pathlib.Path(streamz_core.__file__).with_name("core.py")
+    tree = ast.parse(core.read_text())
+    stream_cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Stream")
+    block = next(
+        n for n in stream_cls.body
+        if isinstance(n, ast.If) and getattr(n.test, "id", None) == "TYPE_CHECKING"
+    )
+    declared = {n.name for n in block.body if isinstance(n, ast.FunctionDef)}
+    registered = set()
+    for name in dir(Stream):
+        attr = inspect.getattr_static(Stream, name)
+        func = attr.__func__ if isinstance(attr, staticmethod) else attr
+        if getattr(func, "__wrapped__", None) is not None and not name.startswith("_"):
+            registered.add(name)
+    registered -= {"register_api", "register_plugin_entry_point"}
+    assert registered - declared == set(), (
+        f"declare {sorted(registered - declared)} in the TYPE_CHECKING block of Stream in core.py"
+    )
+    assert declared - registered == set(), (
+        f"the TYPE_CHECKING block declares {sorted(declared - registered)}, which nothing registers"
+    )
