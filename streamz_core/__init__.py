@@ -39,6 +39,8 @@ from .operators.combine import zip as zip
 from .operators.combine import zip_latest as zip_latest
 from .operators.flow import buffer as buffer
 from .operators.flow import latest as latest
+from .operators.parallel import gather as gather
+from .operators.parallel import scatter as scatter
 from .operators.select import filter as filter
 from .operators.select import remove as remove
 from .operators.select import slice as slice
@@ -73,9 +75,9 @@ __all__ = [
     "accumulate", "buffer", "build_node_set", "collect", "combine_latest", "concat",
     "create_graph", "delay", "filenames", "filter", "flatten", "frequencies",
     "from_http_server", "from_iterable", "from_periodic", "from_process", "from_q",
-    "from_tcp", "from_textfile", "identity", "latest", "load_plugins", "map",
+    "from_tcp", "from_textfile", "gather", "identity", "latest", "load_plugins", "map",
     "no_default", "partition", "partition_unique", "pluck", "rate_limit",
-    "readable_graph", "remove", "scan", "sink", "sink_to_list", "sink_to_textfile",
+    "readable_graph", "remove", "scan", "scatter", "sink", "sink_to_list", "sink_to_textfile",
     "slice", "sliding_window", "starmap", "sync", "timed_window", "timed_window_unique",
     "to_graphviz", "union", "unique", "visualize", "zip", "zip_latest",
 ]

@@ -170,6 +170,10 @@ class Stream:
     _down: tuple[weakref.ref[Stream], ...] = ()
     _only: Any = _NONE
     asynchronous: bool | None = None
+    # The executor whose refs flow here (set by scatter, inherited downstream, cleared
+    # by gather), and whether this node may receive refs instead of values.
+    executor: Any = None
+    _accepts_remote = False
 
     if TYPE_CHECKING:  # the methods register_api attaches, declared for type checkers
         # Transform, select, aggregate (streamz_core.operators.*)
@@ -200,6 +204,9 @@ class Stream:
         def timed_window_unique(self, interval: Any, key: Any = ..., keep: str = "first", **kwargs: Any) -> Stream: ...
         def buffer(self, n: int, **kwargs: Any) -> Stream: ...
         def latest(self, **kwargs: Any) -> Stream: ...
+        # Executors (streamz_core.operators.parallel)
+        def scatter(self, backend: Any = None, **kwargs: Any) -> Stream: ...
+        def gather(self, **kwargs: Any) -> Stream: ...
         # Sinks and batches
         def sink(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Stream: ...
         def sink_to_list(self, **kwargs: Any) -> list[Any]: ...
@@ -242,6 +249,10 @@ class Stream:
         for up in self.upstreams:
             if isinstance(up, Stream):
                 up._add_downstream(self)
+                if up.executor is not None and self.executor is None:
+                    self.executor = up.executor
+        if self.executor is not None and not self._accepts_remote:
+            self._refuse_remote()
 
         if loop is not None:
             self._set_loop(as_asyncio_loop(loop))
@@ -261,6 +272,21 @@ class Stream:
                     self._set_loop(running)
             else:
                 self._set_loop(get_background_loop())
+
+    def _refuse_remote(self) -> None:
+        """Unlink this half-built node and raise: its upstream carries refs, not values."""
+        for up in self.upstreams:
+            if isinstance(up, Stream):
+                up._remove_downstream(self)
+        raise self._remote_error(self.executor)
+
+    def _remote_error(self, executor: Any) -> TypeError:
+        # A node that needs values would silently get futures (streamz #176).
+        return TypeError(
+            f"{type(self).__name__}() needs values, but its upstream carries remote results "
+            f"of {executor!r} (after scatter()); add .gather() before it, or use map() "
+            "to run the work remotely"
+        )
 
     # ------------------------------------------------------------------ wiring
     @property
@@ -317,8 +343,12 @@ class Stream:
         """
         if not isinstance(downstream, Stream):
             raise TypeError(f"connect({downstream!r}): expected a Stream node to send elements to")
+        if self.executor is not None and not downstream._accepts_remote:
+            raise downstream._remote_error(self.executor)
         downstream._add_upstream(self)
         self._add_downstream(downstream)
+        if self.executor is not None and downstream.executor is None:
+            downstream.executor = self.executor
         if self._aloop is not None:
             downstream._set_loop(self._aloop)
         elif downstream._aloop is not None:

@@ -26,7 +26,7 @@ STREAMZ_SOURCES = [
     "from_iterable", "from_periodic", "from_textfile", "filenames", "from_tcp",
     "from_http_server", "from_process", "from_q",
 ]
-OPERATOR_MODULES = ["transform", "select", "aggregate", "combine", "time", "flow"]
+OPERATOR_MODULES = ["transform", "select", "aggregate", "combine", "time", "flow", "parallel"]
 
 
 @pytest.mark.parametrize("name", STREAMZ_METHODS)

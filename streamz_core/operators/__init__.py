@@ -1,2 +1,2 @@
 """Stream operators, grouped by kind; importing this package registers them on Stream."""
-from . import aggregate, combine, flow, select, time, transform  # noqa: F401
+from . import aggregate, combine, flow, parallel, select, time, transform  # noqa: F401

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections import deque
+from operator import getitem
 from typing import Any
 
 from ..core import Stream, _gather, identity, no_default
@@ -53,6 +54,26 @@ class accumulate(Stream):
         self.returns_state = returns_state
         self.with_state = with_state
         super().__init__(upstream, stream_name=stream_name)
+        if self.executor is not None:
+            self.update = self._update_remote  # type: ignore[method-assign]
+
+    _accepts_remote = True  # after scatter() the state is a ref and func runs remotely
+
+    def _update_remote(self, x: Any, who: Any = None, metadata: Any = None) -> Any:
+        ex = self.executor
+        if self.state is no_default:
+            self.state = x
+            return self._emit((x, x) if self.with_state else x, metadata)
+        try:
+            ref = ex.submit(self.func, self.state, x, **self.kwargs)
+            if self.returns_state:
+                state, result = ex.submit(getitem, ref, 0), ex.submit(getitem, ref, 1)
+            else:
+                state = result = ref
+        except Exception as exc:
+            return self._fail(exc, x, metadata)
+        self.state = state
+        return self._emit((state, result) if self.with_state else result, metadata)
 
     def update(self, x: Any, who: Any = None, metadata: Any = None) -> Any:
         if self.state is no_default:
@@ -102,6 +123,8 @@ class partition(Stream):
     [(0, 2), (1, 3)]
     """
 
+    _accepts_remote = True  # carries refs after scatter() as they are
+
     _graphviz_shape = "diamond"
 
     def __init__(self, upstream: Stream, n: int, timeout: Any = None, key: Any = None, **kwargs: Any):
@@ -112,6 +135,8 @@ class partition(Stream):
         self._metadata: dict[Any, list[Any]] = {}
         self._timers: dict[Any, Any] = {}
         super().__init__(upstream, ensure_io_loop=self._timeout is not None, **kwargs)
+        if self.executor is not None and self._key is not None:
+            self._refuse_remote()  # a key needs values
 
     def update(self, x: Any, who: Any = None, metadata: Any = None) -> Any:
         if self._key is None:
@@ -235,6 +260,8 @@ class sliding_window(Stream):
     [(0, 1, 2), (1, 2, 3)]
     """
 
+    _accepts_remote = True  # carries refs after scatter() as they are
+
     _graphviz_shape = "diamond"
 
     def __init__(self, upstream: Stream, n: int, return_partial: bool = True, **kwargs: Any):
@@ -287,6 +314,8 @@ class collect(Stream):
     >>> L
     [(1, 2)]
     """
+
+    _accepts_remote = True  # carries refs after scatter() as they are
 
     def __init__(self, upstream: Stream, cache: Any = None, metadata_cache: Any = None, **kwargs: Any):
         self.cache = deque() if cache is None else cache

@@ -32,6 +32,8 @@ class zip(Stream):
     [(1, 'x', 'tag')]
     """
 
+    _accepts_remote = True  # carries refs after scatter() as they are
+
     _graphviz_orientation = 270
     _graphviz_shape = "triangle"
 
@@ -114,6 +116,8 @@ class combine_latest(Stream):
     [(1, 'x'), (2, 'x')]
     """
 
+    _accepts_remote = True  # carries refs after scatter() as they are
+
     _graphviz_orientation = 270
     _graphviz_shape = "triangle"
 
@@ -192,6 +196,8 @@ class zip_latest(Stream):
     [(1, 'x'), (2, 'x'), (3, 'x')]
     """
 
+    _accepts_remote = True  # carries refs after scatter() as they are
+
     _graphviz_orientation = 270
     _graphviz_shape = "triangle"
 
@@ -239,6 +245,8 @@ class union(Stream):
     >>> L
     [1, 2]
     """
+
+    _accepts_remote = True  # carries refs after scatter() as they are
 
     def __init__(self, *upstreams: Stream, **kwargs: Any):
         for u in upstreams:

@@ -33,6 +33,8 @@ class buffer(Stream):
     [0, 1, 2, 3]
     """
 
+    _accepts_remote = True  # carries refs after scatter() as they are
+
     _graphviz_shape = "diamond"
 
     def __init__(self, upstream: Stream, n: int, **kwargs: Any):
@@ -95,6 +97,8 @@ class latest(Stream):
     >>> L
     [0, 1, 2]
     """
+
+    _accepts_remote = True  # carries refs after scatter() as they are
 
     _graphviz_shape = "octagon"
 

@@ -145,6 +145,8 @@ class slice(Stream):
     [1, 3, 5]
     """
 
+    _accepts_remote = True  # carries refs after scatter() as they are
+
     def __init__(self, upstream: Stream, start: int | None = None, end: int | None = None,
                  step: int | None = None, **kwargs: Any):
         for name, value in (("start", start), ("end", end), ("step", step)):

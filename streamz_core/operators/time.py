@@ -54,6 +54,8 @@ class delay(Stream):
     rate_limit
     """
 
+    _accepts_remote = True  # carries refs after scatter() as they are
+
     _graphviz_shape = "octagon"
 
     def __init__(self, upstream: Stream, interval: Any, **kwargs: Any):
@@ -118,6 +120,8 @@ class rate_limit(Stream):
     --------
     delay
     """
+
+    _accepts_remote = True  # carries refs after scatter() as they are
 
     _graphviz_shape = "octagon"
 
@@ -241,6 +245,8 @@ class timed_window(_Window):
     >>> asyncio.run(main())
     [1, 2]
     """
+
+    _accepts_remote = True  # carries refs after scatter() as they are
 
     _graphviz_shape = "octagon"
 

@@ -13,6 +13,8 @@ __all__ = ["map", "starmap", "pluck", "flatten", "concat"]
 class _AwaitingNode(Stream):
     """Shared by map and starmap: await a coroutine result, then emit it."""
 
+    _accepts_remote = True  # after scatter() they submit to the executor
+
     def _spawn(self, pending: Any, x: Any, metadata: Any) -> Any:
         task = asyncio.ensure_future(self._finish(pending, x, metadata))
         if metadata:
@@ -73,6 +75,15 @@ class map(_AwaitingNode):
         if self._async:
             self.update = self._update_async  # type: ignore[method-assign]
         super().__init__(upstream, stream_name=stream_name, ensure_io_loop=self._async)
+        if self.executor is not None:
+            self.update = self._update_remote  # type: ignore[method-assign]
+
+    def _update_remote(self, x: Any, who: Any = None, metadata: Any = None) -> Any:
+        try:
+            ref = self.executor.submit(self.func, x, *self.args, **self.kwargs)
+        except Exception as exc:
+            return self._fail(exc, x, metadata)
+        return self._emit(ref, metadata)
 
     def _update_async(self, x: Any, who: Any = None, metadata: Any = None) -> Any:
         try:
@@ -92,6 +103,11 @@ class map(_AwaitingNode):
             if node is not None:
                 return node.update(y, self)
         return self._emit(y, metadata)
+
+
+def _star(func: Any, x: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """starmap's call, as a module-level function so that it pickles for remote work."""
+    return func(*x, *args, **kwargs)
 
 
 @Stream.register_api()
@@ -119,6 +135,15 @@ class starmap(_AwaitingNode):
         self.kwargs = kwargs
         self._async = is_coroutine_function(func)
         super().__init__(upstream, stream_name=stream_name, ensure_io_loop=self._async)
+        if self.executor is not None:
+            self.update = self._update_remote  # type: ignore[method-assign]
+
+    def _update_remote(self, x: Any, who: Any = None, metadata: Any = None) -> Any:
+        try:
+            ref = self.executor.submit(_star, self.func, x, self.args, self.kwargs)
+        except Exception as exc:
+            return self._fail(exc, x, metadata)
+        return self._emit(ref, metadata)
 
     def update(self, x: Any, who: Any = None, metadata: Any = None) -> Any:
         try:
