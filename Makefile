@@ -12,13 +12,13 @@ PIP_FLAGS := --quiet --disable-pip-version-check
 $(VENV)/.installed: setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install $(PIP_FLAGS) --upgrade pip
-	$(PY) -m pip install $(PIP_FLAGS) -e ".[test,docs]"
+	$(PY) -m pip install $(PIP_FLAGS) -e ".[test,docs,dask]"
 	touch $@
 
 $(BENCH_VENV)/.installed: setup.cfg pyproject.toml
 	test -x $(BENCH_PY) || $(PYTHON) -m venv $(BENCH_VENV)
 	$(BENCH_PY) -m pip install $(PIP_FLAGS) --upgrade pip
-	$(BENCH_PY) -m pip install $(PIP_FLAGS) -e ".[bench]"
+	$(BENCH_PY) -m pip install $(PIP_FLAGS) -e ".[bench,dask]"
 	touch $@
 
 demo: $(VENV)/.installed
@@ -38,6 +38,7 @@ test-slow: $(VENV)/.installed
 bench: $(BENCH_VENV)/.installed
 	$(BENCH_PY) benchmarks/run.py
 	$(BENCH_PY) benchmarks/bench_runtime.py
+	$(BENCH_PY) benchmarks/bench_executors.py
 
 docs: $(VENV)/.installed
 	$(PY) -m sphinx -W --keep-going -b html docs docs/_build/html

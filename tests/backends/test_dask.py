@@ -1,0 +1,183 @@
+"""The Dask backend against real clusters: conformance, order, faults, dashboard, seeds."""
+from __future__ import annotations
+
+import os
+import signal
+import time
+import urllib.request
+
+import psutil
+
+import pytest
+
+distributed = pytest.importorskip("distributed")
+
+from distributed import Client, LocalCluster  # noqa: E402
+from tornado import gen  # noqa: E402
+from tornado.ioloop import IOLoop  # noqa: E402
+
+from streamz_core import Stream  # noqa: E402
+from streamz_core.backends.dask import DaskExecutor  # noqa: E402
+from streamz_core.testing import check_executor  # noqa: E402
+
+
+def inc(x):
+    return x + 1
+
+
+def slow_inc(x):
+    time.sleep(0.002)
+    return x + 1
+
+
+def wait_for(out, n, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while len(out) < n and time.monotonic() < deadline:
+        time.sleep(0.005)
+    return out
+
+
+@pytest.fixture(scope="module")
+def client():
+    with Client(processes=False, n_workers=2, threads_per_worker=1,
+                dashboard_address="127.0.0.1:0") as c:
+        yield c
+
+
+def test_dask_backend_conforms(client):
+    check_executor(lambda: DaskExecutor(client), n=100)
+
+
+def test_scatter_map_buffer_gather_in_order_on_default_client(client):
+    source = Stream()
+    out = source.scatter().map(inc).buffer(8).gather().sink_to_list()
+    for i in range(500):
+        source.emit(i)
+    assert wait_for(out, 500) == [i + 1 for i in range(500)]
+    assert source.loop.asyncio_loop is client.loop.asyncio_loop  # the graph runs on the client's loop
+    out.node.destroy()
+
+
+def test_chained_remote_maps_and_accumulate(client):
+    source = Stream()
+    out = (source.scatter(backend=client).map(inc).map(inc).accumulate(lambda a, b: a + b)
+           .buffer(4).gather().sink_to_list())
+    for i in range(50):
+        source.emit(i)
+    expected, total = [], 0
+    for i in range(50):
+        total += i + 2
+        expected.append(total)
+    assert wait_for(out, 50) == expected
+    out.node.destroy()
+
+
+def test_one_bad_element_fails_alone(client):
+    source = Stream()
+    out = source.scatter(backend=client).map(lambda x: 10 // x).gather().sink_to_list()
+    source.emit(5)
+    with pytest.raises(ZeroDivisionError):
+        source.emit(0)
+    source.emit(2)
+    assert out == [2, 5]
+    out.node.destroy()
+
+
+def test_dashboard_link_is_shown_and_answers(client):
+    ex = DaskExecutor(client)
+    assert ex.dashboard_link and ex.dashboard_link in repr(ex)
+    port = ex.dashboard_link.split(":")[2].split("/")[0]
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/status", timeout=30) as resp:
+        assert resp.status == 200 and b"<html" in resp.read(2000).lower()
+
+
+def test_dask_backend_without_client_says_how_to_make_one(monkeypatch):
+    monkeypatch.setattr(distributed, "default_client", lambda: (_ for _ in ()).throw(ValueError("none")))
+    with pytest.raises(ValueError, match="no Dask client"):
+        DaskExecutor()
+
+
+@pytest.mark.parametrize("bad", [0, -2, 1.5], ids=str)
+def test_dask_backend_rejects_bad_batch_settings(client, bad):
+    with pytest.raises(ValueError, match="max_batches_in_flight"):
+        DaskExecutor(client, max_batches_in_flight=bad)
+
+
+def test_seed_using_dask(client):
+    """seeds/streamz-async.rst, "Using Dask", with the import changed (and write recording)."""
+    written = []
+
+    @gen.coroutine
+    def write(x):
+        yield gen.sleep(0.001)
+        written.append(x)
+
+    def increment(x):
+        time.sleep(0.01)
+        return x + 1
+
+    source = Stream()
+    (source.scatter()       # scatter local elements to cluster, creating a DaskStream
+           .map(increment)  # map a function remotely
+           .buffer(5)       # allow five futures to stay on the cluster at any time
+           .gather()        # bring results back to local process
+           .sink(write))    # call write locally
+
+    for x in range(10):
+        source.emit(x)
+    assert wait_for(written, 10) == list(range(1, 11))
+
+
+def test_seed_asynchronous_dask():
+    """seeds/streamz-async.rst, "Asynchronous Dask", with the import changed."""
+    written = []
+
+    @gen.coroutine
+    def write(x):
+        yield gen.sleep(0.001)
+        written.append(x)
+
+    def increment(x):
+        time.sleep(0.01)
+        return x + 1
+
+    async def f():
+        client = await Client(processes=False, asynchronous=True, dashboard_address=None)
+        source = Stream(asynchronous=True)
+        source.scatter().map(increment).rate_limit('50ms').gather().sink(write)
+
+        for x in range(10):
+            await source.emit(x)
+        await client.close()
+
+    IOLoop().run_sync(f)
+    assert written == list(range(1, 11))
+
+
+@pytest.mark.slow
+def test_ten_thousand_elements_exactly_once_in_order_on_worker_processes():
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster, Client(cluster) as c:
+        source = Stream()
+        out = source.scatter(backend=c).map(inc).buffer(16).gather().sink_to_list()
+        for i in range(10_000):
+            source.emit(i)
+        assert wait_for(out, 10_000, timeout=240) == [i + 1 for i in range(10_000)]
+        out.node.destroy()
+
+
+@pytest.mark.slow
+def test_worker_killed_mid_stream_loses_nothing():
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster, Client(cluster) as c:
+        source = Stream()
+        out = source.scatter(backend=c).map(slow_inc).buffer(8).gather().sink_to_list()
+        n = 600
+        for i in range(n):
+            source.emit(i)
+            if i == 200:  # kill -9 one worker process while elements are in flight
+                victim = psutil.Process(next(iter(cluster.workers.values())).process.process.pid)
+                os.kill(victim.pid, signal.SIGKILL)
+        assert wait_for(out, n, timeout=240) == [i + 1 for i in range(n)]
+        assert not victim.is_running() or victim.status() == psutil.STATUS_ZOMBIE
+        out.node.destroy()

@@ -1,0 +1,67 @@
+"""The built-in runtime backend: conformance, order, actors inside a pipeline."""
+from __future__ import annotations
+
+import time
+
+import streamz_core.runtime as rt
+from streamz_core import Stream
+from streamz_core.backends.runtime import RuntimeExecutor
+from streamz_core.testing import check_executor
+
+
+def inc(x):
+    return x + 1
+
+
+def wait_for(out, n, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while len(out) < n and time.monotonic() < deadline:
+        time.sleep(0.002)
+    return out
+
+
+def test_runtime_backend_conforms():
+    check_executor(RuntimeExecutor, n=300)
+
+
+def test_scatter_defaults_to_the_runtime_without_a_dask_client():
+    node = Stream().scatter()
+    assert isinstance(node.executor, RuntimeExecutor)
+
+
+def test_ten_thousand_elements_exactly_once_in_order():
+    source = Stream()
+    out = source.scatter().map(inc).buffer(8).gather().sink_to_list()
+    for i in range(10_000):
+        source.emit(i)
+    assert wait_for(out, 10_000) == [i + 1 for i in range(10_000)]
+    out.node.destroy()
+
+
+def test_actor_method_in_a_pipeline_keeps_its_state():
+    @rt.remote
+    class Model:
+        def __init__(self):
+            self.seen = 0
+
+        def predict(self, x):
+            self.seen += 1
+            return (x * 2, self.seen)
+
+    model = Model.remote()
+    source = Stream()
+    out = source.scatter().map(model.predict).buffer(4).gather().sink_to_list()
+    for i in range(20):
+        source.emit(i)
+    assert wait_for(out, 20) == [(2 * i, i + 1) for i in range(20)]
+    out.node.destroy()
+    rt.kill(model)
+
+
+def test_remote_function_given_to_map_is_called_with_remote():
+    double = rt.remote(lambda x: 2 * x)
+    source = Stream()
+    out = source.scatter(backend="runtime").map(double).gather().sink_to_list()
+    source.emit(21)
+    assert out == [42]
+    out.node.destroy()
