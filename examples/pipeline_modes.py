@@ -1,4 +1,5 @@
-"""One pipeline, three ways to run it: in the caller, in your event loop, on a loop thread.
+"""One pipeline, three ways to run it (in the caller, in your event loop, on a loop
+thread), then heavy work moved off the loop onto the built-in runtime.
 
 Run with `make demo` (or `python examples/pipeline_modes.py`).
 """
@@ -42,8 +43,25 @@ def on_a_loop_thread():
     time.sleep(0.7)
 
 
+def cube(x):
+    return x ** 3
+
+
+def on_the_runtime():
+    print("4. scatter(): map runs in worker processes of the built-in runtime")
+    source = Stream()
+    results = source.scatter().map(cube).buffer(4).gather()
+    results.sink(show("remote"))
+    done = results.sink_to_list()
+    for x in range(5):
+        source.emit(x)
+    while len(done) < 5:
+        time.sleep(0.01)
+
+
 if __name__ == "__main__":
     synchronous()
     asyncio.run(in_your_loop())
     on_a_loop_thread()
+    on_the_runtime()
     print("done")

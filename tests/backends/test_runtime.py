@@ -1,7 +1,11 @@
 """The built-in runtime backend: conformance, order, actors inside a pipeline."""
 from __future__ import annotations
 
+import os
+import signal
 import time
+
+import pytest
 
 import streamz_core.runtime as rt
 from streamz_core import Stream
@@ -64,4 +68,24 @@ def test_remote_function_given_to_map_is_called_with_remote():
     out = source.scatter(backend="runtime").map(double).gather().sink_to_list()
     source.emit(21)
     assert out == [42]
+    out.node.destroy()
+
+
+def slow_inc(x):
+    time.sleep(0.002)
+    return x + 1
+
+
+@pytest.mark.slow
+def test_worker_killed_mid_stream_loses_nothing():
+    source = Stream()
+    out = source.scatter(backend="runtime").map(slow_inc).buffer(8).gather().sink_to_list()
+    crashes = rt.statistics().worker_crashes
+    n = 600
+    for i in range(n):
+        source.emit(i)
+        if i == 200:  # kill -9 a worker process while elements are in flight
+            os.kill(rt.get(rt.remote(os.getpid).remote()), signal.SIGKILL)
+    assert wait_for(out, n) == [i + 1 for i in range(n)]
+    assert rt.statistics().worker_crashes > crashes
     out.node.destroy()
