@@ -47,6 +47,12 @@ class scatter(Stream):
                 "remove the second scatter(), or gather() first"
             )
         executor = get_executor(backend, **kwargs)
+        engine_loop = getattr(executor, "loop", None)
+        if engine_loop is not None and upstream._aloop is None and "loop" not in stream_kwargs \
+                and not stream_kwargs.get("asynchronous", upstream.asynchronous):
+            # An engine with its own loop (a Dask client's): run the graph there, so
+            # its futures are awaited natively, as streamz does with a default client.
+            stream_kwargs["loop"] = engine_loop
         super().__init__(upstream, ensure_io_loop=True, **stream_kwargs)
         self.executor = executor
 
