@@ -117,6 +117,17 @@ class _Downstreams:
         return f"Downstreams({list(self)!r})"
 
 
+def _collect(result: Any, r: Any) -> list[Any]:
+    """Add one downstream's backpressure (an awaitable or a list of them) to ``result``."""
+    if result is _NOTHING:
+        result = []
+    if type(r) is list or type(r) is tuple:
+        result.extend(r)
+    else:
+        result.append(r)
+    return result
+
+
 def _gather(results: list[Any]) -> Any:
     """One awaitable for the backpressure awaitables that ``_emit`` collected."""
     if len(results) == 1 and isinstance(results[0], asyncio.Future):
@@ -536,12 +547,7 @@ class Stream:
             if node is not None:
                 r = node.update(x, self)
                 if r:
-                    if result is _NOTHING:
-                        result = []
-                    if type(r) is list or type(r) is tuple:
-                        result.extend(r)
-                    else:
-                        result.append(r)
+                    result = _collect(result, r)
         return result
 
     def _emit_with_metadata(self, x: Any, metadata: list[dict[str, Any]]) -> Any:
@@ -558,13 +564,24 @@ class Stream:
                 raise
             release_refs(metadata)
             if r:
-                if result is _NOTHING:
-                    result = []
-                if type(r) is list or type(r) is tuple:
-                    result.extend(r)
-                else:
-                    result.append(r)
+                result = _collect(result, r)
         return result
+
+    async def _emit_async(self, x: Any, metadata: Any = None, *, held: bool = False) -> None:
+        """Emit ``x`` from the loop and wait for downstream; report errors and go on.
+
+        For elements that no caller waits for (sources, buffers, delays). ``held``: this
+        node retained ``metadata`` while it held the element; release it afterwards.
+        """
+        try:
+            r = self._emit(x, metadata)
+            if r:
+                await _gather(r)
+        except Exception as exc:
+            self._report(exc, x)
+        finally:
+            if held:
+                release_refs(metadata)
 
     @staticmethod
     def _retain_refs(metadata: list[dict[str, Any]] | None, n: int = 1) -> None:

@@ -14,7 +14,7 @@ import queue as _queue
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from .core import Stream, _gather
+from .core import Stream
 from .loop import parse_interval
 
 __all__ = ["Source", "from_iterable", "from_periodic", "from_q", "from_textfile", "filenames"]
@@ -103,16 +103,6 @@ class Source(Stream):
 
     async def _run(self) -> None:
         self.stopped = True  # a source that defines neither run nor _run produces nothing
-
-    async def _emit_async(self, x: Any, metadata: Any = None) -> None:
-        """Emit ``x`` and wait for downstream backpressure; report errors, keep going."""
-        try:
-            r = self._emit(x, metadata)
-            if r:
-                await _gather(r)
-        except Exception as exc:
-            self._report(exc, x)
-
 
 @Stream.register_api(staticmethod)
 class from_iterable(Source):

@@ -49,3 +49,45 @@ def get_key(key: Any) -> Callable[[Any], Any]:
     if callable(key):
         return key
     return lambda x: x[key]
+
+
+def flat_metadata(metadatas: Any) -> list[Any]:
+    """One metadata list for an element built from several (a window, a tuple)."""
+    return [m for ml in metadatas if ml for m in ml]
+
+
+class KeyedBuffer:
+    """Elements with distinct keys, keeping the first or the newest of each key.
+
+    Shared by partition_unique and timed_window_unique. The owning node's refs are
+    retained while an element is held and released when it is replaced.
+    """
+
+    def __init__(self, node: str, key: Any, keep: str):
+        if keep not in ("first", "last"):
+            raise ValueError(f"{node}(keep={keep!r}): expected 'first' or 'last'")
+        self.key = get_key(key)
+        self.keep = keep
+        self.values: dict[Any, Any] = {}
+        self.metadata: dict[Any, Any] = {}
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def add(self, owner: Any, y: Any, x: Any, metadata: Any) -> None:
+        """Hold ``x`` under key ``y`` (``keep="last"`` moves a repeated key to the end)."""
+        if y in self.values:
+            if self.keep == "first":
+                return
+            del self.values[y]
+            owner._release_refs(self.metadata.pop(y))
+        owner._retain_refs(metadata)
+        self.values[y] = x
+        self.metadata[y] = metadata
+
+    def take(self) -> tuple[tuple[Any, ...], list[Any]]:
+        """Everything held, as a tuple and one metadata list; the buffer starts over."""
+        out = tuple(self.values.values())
+        md = flat_metadata(self.metadata.values())
+        self.values, self.metadata = {}, {}
+        return out, md

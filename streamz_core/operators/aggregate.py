@@ -7,16 +7,12 @@ from typing import Any
 
 from ..core import Stream, _gather, identity, no_default
 from ..loop import parse_interval
-from ._util import check_callable, check_positive_int, get_key
+from ._util import KeyedBuffer, check_callable, check_positive_int, flat_metadata, get_key
 
 __all__ = [
     "accumulate", "scan", "partition", "partition_unique", "sliding_window", "collect",
     "frequencies",
 ]
-
-
-def _flat(metadatas: Any) -> list[Any]:
-    return [m for ml in metadatas if ml for m in ml]
 
 
 @Stream.register_api()
@@ -168,7 +164,7 @@ class partition(Stream):
         timer = self._timers.pop(k, None)
         if timer is not None:
             timer.cancel()
-        md = _flat(metas)
+        md = flat_metadata(metas)
         try:
             return self._emit(tuple(buf), md)
         finally:
@@ -208,12 +204,8 @@ class partition_unique(Stream):
 
     def __init__(self, upstream: Stream, n: int, key: Any = identity, keep: str = "first", **kwargs: Any):
         self.n = check_positive_int("partition_unique", "n", n)
-        if keep not in ("first", "last"):
-            raise ValueError(f"partition_unique(keep={keep!r}): expected 'first' or 'last'")
-        self.key = get_key(key)
-        self.keep = keep
-        self._buffer: dict[Any, Any] = {}
-        self._metadata: dict[Any, Any] = {}
+        self._held = KeyedBuffer("partition_unique", key, keep)
+        self.key, self.keep = self._held.key, keep
         super().__init__(upstream, **kwargs)
 
     def update(self, x: Any, who: Any = None, metadata: Any = None) -> Any:
@@ -221,19 +213,10 @@ class partition_unique(Stream):
             y = self.key(x)
         except Exception as exc:
             return self._fail(exc, x, metadata)
-        if y in self._buffer:
-            if self.keep == "first":
-                return None
-            del self._buffer[y]
-            self._release_refs(self._metadata.pop(y))
-        self._retain_refs(metadata)
-        self._buffer[y] = x
-        self._metadata[y] = metadata
-        if len(self._buffer) < self.n:
+        self._held.add(self, y, x, metadata)
+        if len(self._held) < self.n:
             return None
-        out = tuple(self._buffer.values())
-        md = _flat(self._metadata.values())
-        self._buffer, self._metadata = {}, {}
+        out, md = self._held.take()
         try:
             return self._emit(out, md)
         finally:
@@ -296,7 +279,7 @@ class sliding_window(Stream):
         self._buffer.append(x)
         metas.append(metadata)
         if self.return_partial or len(self._buffer) == self.n:
-            return self._emit(tuple(self._buffer), _flat(metas))
+            return self._emit(tuple(self._buffer), flat_metadata(metas))
         return None
 
 

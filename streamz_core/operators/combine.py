@@ -6,13 +6,10 @@ from collections import deque
 from typing import Any
 
 from ..core import Stream
+from ._util import flat_metadata
 from ._util import check_positive_int
 
 __all__ = ["zip", "combine_latest", "zip_latest", "union"]
-
-
-def _flat(metadatas: Any) -> list[Any]:
-    return [m for ml in metadatas if ml for m in ml]
 
 
 @Stream.register_api()
@@ -81,7 +78,7 @@ class zip(Stream):
                 else:
                     out.append(p[1])
             self._wake()
-            md = _flat(metas)
+            md = flat_metadata(metas)
             try:
                 return self._emit(tuple(out), md)
             finally:
@@ -176,7 +173,7 @@ class combine_latest(Stream):
                 self.metadata[idx] = metadata
                 self.missing.discard(idx)
         if not self.missing and any(who is u for u in self.emit_on):
-            return self._emit(tuple(self.last), _flat(self.metadata))
+            return self._emit(tuple(self.last), flat_metadata(self.metadata))
         return None
 
 
@@ -224,7 +221,7 @@ class zip_latest(Stream):
         result: list[Any] = []
         while self._pending:
             self.last[0], self.metadata[0] = self._pending.popleft()
-            md = _flat(self.metadata)
+            md = flat_metadata(self.metadata)
             try:
                 result.extend(self._emit(tuple(self.last), md))
             finally:

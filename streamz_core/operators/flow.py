@@ -67,14 +67,7 @@ class buffer(Stream):
                     if not fut.done():
                         fut.set_result(None)
                         break
-                try:
-                    r = self._emit(x, md)
-                    if r:
-                        await _gather(r)
-                except Exception as exc:
-                    self._report(exc, x)
-                finally:
-                    self._release_refs(md)
+                await self._emit_async(x, md, held=True)
         finally:
             self._worker = None
 

@@ -15,13 +15,9 @@ from typing import Any
 from ..core import Stream, _gather, identity
 from ..loop import parse_interval
 from ._timing import call_at_weak, sleep_until
-from ._util import get_key
+from ._util import KeyedBuffer, flat_metadata
 
 __all__ = ["delay", "rate_limit", "timed_window", "timed_window_unique"]
-
-
-def _flat(metadatas: Any) -> list[Any]:
-    return [m for ml in metadatas if ml for m in ml]
 
 
 @Stream.register_api()
@@ -83,14 +79,7 @@ class delay(Stream):
                 if due > loop.time():
                     await sleep_until(loop, due)
                 _, x, md = queue.popleft()
-                try:
-                    r = self._emit(x, md)
-                    if r:
-                        await _gather(r)
-                except Exception as exc:
-                    self._report(exc, x)
-                finally:
-                    self._release_refs(md)
+                await self._emit_async(x, md, held=True)
         finally:
             self._worker = None
 
@@ -265,7 +254,7 @@ class timed_window(_Window):
 
     def _take(self) -> tuple[Any, list[Any]]:
         out, self._buffer = self._buffer, []
-        md = _flat(self._metadata)
+        md = flat_metadata(self._metadata)
         self._metadata = []
         return out, md
 
@@ -294,12 +283,8 @@ class timed_window_unique(_Window):
 
     def __init__(self, upstream: Stream, interval: Any, key: Any = identity, keep: str = "first", **kwargs: Any):
         self.interval = parse_interval(interval, "timed_window_unique(interval)", allow_zero=False)
-        if keep not in ("first", "last"):
-            raise ValueError(f"timed_window_unique(keep={keep!r}): expected 'first' or 'last'")
-        self.key = get_key(key)
-        self.keep = keep
-        self._buffer: dict[Any, Any] = {}
-        self._metadata: dict[Any, Any] = {}
+        self._held = KeyedBuffer("timed_window_unique", key, keep)
+        self.key, self.keep = self._held.key, keep
         super().__init__(upstream, ensure_io_loop=True, **kwargs)
 
     def update(self, x: Any, who: Any = None, metadata: Any = None) -> Any:
@@ -307,18 +292,8 @@ class timed_window_unique(_Window):
             y = self.key(x)
         except Exception as exc:
             return self._fail(exc, x, metadata)
-        if y in self._buffer:
-            if self.keep == "first":
-                return self._backpressure()
-            del self._buffer[y]
-            self._release_refs(self._metadata.pop(y))
-        self._retain_refs(metadata)
-        self._buffer[y] = x
-        self._metadata[y] = metadata
+        self._held.add(self, y, x, metadata)
         return self._backpressure()
 
     def _take(self) -> tuple[Any, list[Any]]:
-        out = tuple(self._buffer.values())
-        md = _flat(self._metadata.values())
-        self._buffer, self._metadata = {}, {}
-        return out, md
+        return self._held.take()
