@@ -102,6 +102,18 @@ class gather(Stream):
             self._worker = asyncio.ensure_future(self._drain())
         return done
 
+    def _submitters(self) -> str:
+        """The nodes between scatter and here that ran work remotely (for error notes)."""
+        found: list[Stream] = []
+        todo = list(self.upstreams)
+        while todo:
+            node = todo.pop()
+            if isinstance(node, Stream) and node.executor is not None and not isinstance(node, scatter):
+                if hasattr(node, "_update_remote") and node not in found:
+                    found.append(node)
+                todo.extend(node.upstreams)
+        return " or ".join(repr(n) for n in reversed(found)) or "the executor"
+
     async def _resolve(self, x: Any) -> Any:
         ex = self._remote
         if ex.is_ref(x):
@@ -120,7 +132,7 @@ class gather(Stream):
                     try:
                         value = await self._resolve(x)
                     except Exception as exc:
-                        exc.add_note(f"raised remotely; collected by {self!r}")
+                        exc.add_note(f"raised remotely in {self._submitters()}; collected by {self!r}")
                         raise
                     finally:
                         queue.popleft()
