@@ -1,0 +1,226 @@
+"""The pickling boundary between the driver and the worker processes.
+
+A value travels as a *payload*, a 4-tuple ``(kind, a, b, contained)``:
+
+``("i", data, buffers, contained)``
+    inline pickle (protocol 5) and its out-of-band buffers as bytes (small values);
+``("s", path, (pickle_len, spans, nbytes), contained)``
+    a file in the session's shared-memory directory holding the pickle then each buffer;
+    read back through ``mmap``, so numpy arrays come back as read-only zero-copy views;
+``("e", exc_pickle_or_None, (type_name, message, traceback), ())``
+    an exception raised remotely (or by the runtime);
+``("z", oid, nbytes, contained)``
+    driver only: the value is in the object store (memory or spilled to disk).
+
+``contained`` lists the ids of the object refs pickled inside the value; the driver keeps
+them alive as long as the value lives.
+"""
+from __future__ import annotations
+
+import mmap
+import os
+import pickle
+import threading
+import traceback as _tb
+from typing import Any, Callable
+
+import cloudpickle
+
+from .exceptions import RemoteTraceback, SerializationError, TaskError
+
+INLINE_MAX = 100 * 1024
+_SIMPLE = frozenset({type(None), bool, int, float, str, bytes, complex})
+_tls = threading.local()
+Payload = tuple
+
+
+def collecting() -> list | None:
+    """Return the list collecting ref ids during the current dumps, if any."""
+    return getattr(_tls, "refs", None)
+
+
+def _dumps(obj: Any, bufs: list | None) -> tuple[bytes, tuple]:
+    prev = getattr(_tls, "refs", None)
+    refs: list = []
+    _tls.refs = refs
+    try:
+        if bufs is None:
+            data = cloudpickle.dumps(obj, protocol=5)
+        else:
+            def _cb(pb: pickle.PickleBuffer) -> bool:
+                try:
+                    bufs.append(pb.raw())
+                except BufferError:
+                    return True
+                return False
+            data = cloudpickle.dumps(obj, protocol=5, buffer_callback=_cb)
+    finally:
+        _tls.refs = prev
+    return data, tuple(refs)
+
+
+def dumps_args(args: tuple, kwargs: dict) -> tuple[bytes, tuple]:
+    """Pickle call arguments; return ``(data, contained_ref_ids)``."""
+    if all(type(a) in _SIMPLE for a in args) and all(type(v) in _SIMPLE for v in kwargs.values()):
+        return pickle.dumps((args, kwargs), 5), ()
+    try:
+        return _dumps((args, kwargs), None)
+    except Exception as exc:
+        for pos, value in [*enumerate(args), *kwargs.items()]:  # name the culprit
+            try:
+                cloudpickle.dumps(value)
+            except Exception as inner:
+                what = f"argument {pos!r}" if isinstance(pos, int) else f"keyword argument {pos}="
+                raise _unpicklable(what, value, inner) from exc
+        raise _unpicklable("arguments", (args, kwargs), exc) from exc
+
+
+def _unpicklable(what: str, value: Any, exc: BaseException) -> SerializationError:
+    r = repr(value)
+    if len(r) > 200:
+        r = r[:200] + "..."
+    return SerializationError(
+        f"cannot pickle the {what} {r}: {type(exc).__name__}: {exc}; pass plain data "
+        f"(or objects cloudpickle can handle) and create resources such as locks, sockets "
+        f"or open files inside the task or actor instead")
+
+
+def dumps_value(obj: Any, shm_dir: str | None, name: str, what: str = "value") -> Payload:
+    """Serialize ``obj`` to a payload; values of ``INLINE_MAX`` bytes or more go to shm."""
+    if type(obj) in _SIMPLE:
+        data = pickle.dumps(obj, 5)
+        if len(data) < INLINE_MAX or shm_dir is None:
+            return ("i", data, None, ())
+        return _to_shm(shm_dir, name, data, [], ())
+    bufs: list = []
+    try:
+        data, refs = _dumps(obj, bufs)
+    except Exception as exc:
+        raise _unpicklable(what, obj, exc) from exc
+    size = len(data) + sum(b.nbytes for b in bufs)
+    if size < INLINE_MAX or shm_dir is None:
+        return ("i", data, [bytes(b) for b in bufs] or None, refs)
+    return _to_shm(shm_dir, name, data, bufs, refs)
+
+
+def _write_all(fd: int, view: memoryview) -> None:
+    view = view.cast("B") if view.format != "B" or view.ndim != 1 else view
+    while len(view):
+        n = os.write(fd, view)
+        view = view[n:]
+
+
+def _to_shm(shm_dir: str, name: str, data: bytes, bufs: list, refs: tuple) -> Payload:
+    path = os.path.join(shm_dir, name)
+    spans = []
+    off = len(data)
+    fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+    try:
+        _write_all(fd, memoryview(data))
+        for b in bufs:
+            pad = (-off) % 64
+            if pad:
+                os.write(fd, b"\0" * pad)
+                off += pad
+            spans.append((off, b.nbytes))
+            _write_all(fd, memoryview(b))
+            off += b.nbytes
+    finally:
+        os.close(fd)
+    return ("s", path, (len(data), tuple(spans), off), refs)
+
+
+def shm_from_bytes(path: str, data: bytes, meta: tuple, refs: tuple) -> Payload:
+    """Write ``data`` (a spilled shm file) back to a shm file; return its payload."""
+    fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+    try:
+        _write_all(fd, memoryview(data))
+    finally:
+        os.close(fd)
+    return ("s", path, meta, refs)
+
+
+def payload_nbytes(payload: Payload) -> int:
+    """Size in bytes of the value a payload carries."""
+    kind = payload[0]
+    if kind == "s":
+        return payload[2][2]
+    if kind == "i":
+        return len(payload[1]) + sum(len(b) for b in payload[2] or ())
+    if kind == "z":
+        return payload[2]
+    return 0
+
+
+def loads_value(payload: Payload) -> Any:
+    """Rebuild the value of a payload; raise the remote exception of an error payload."""
+    kind = payload[0]
+    if kind == "i":
+        if payload[2] is None:
+            return pickle.loads(payload[1])
+        return pickle.loads(payload[1], buffers=payload[2])
+    if kind == "s":
+        plen, spans, size = payload[2]
+        fd = os.open(payload[1], os.O_RDONLY)
+        try:
+            mm = mmap.mmap(fd, size, access=mmap.ACCESS_READ)
+        finally:
+            os.close(fd)
+        mv = memoryview(mm)
+        return pickle.loads(mv[:plen], buffers=[mv[o:o + n] for o, n in spans])
+    if kind == "e":
+        raise error_from_payload(payload)
+    raise ValueError(f"unknown payload kind {kind!r}; this is a bug in streamz_core.runtime")
+
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def error_payload(exc: BaseException) -> Payload:
+    """Make an error payload from an exception caught in this process.
+
+    The runtime's own frames at the top of the traceback are left out, so the remote
+    traceback starts at the user's function.
+    """
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None and \
+            tb.tb_frame.f_code.co_filename.startswith(_HERE):
+        tb = tb.tb_next
+    tb_text = "".join(_tb.format_exception(type(exc), exc, tb))
+    data: bytes | None = None
+    if isinstance(exc, Exception):  # never re-raise SystemExit & co. in the caller
+        try:
+            data = cloudpickle.dumps(exc, protocol=5)
+            pickle.loads(data)
+        except Exception:
+            data = None
+    return ("e", data, (type(exc).__qualname__, str(exc), tb_text), ())
+
+
+def system_error(exc: BaseException) -> Payload:
+    """Make an error payload for an exception created by the runtime (no remote tb)."""
+    return ("e", pickle.dumps(exc, 5), (type(exc).__qualname__, str(exc), ""), ())
+
+
+def error_from_payload(payload: Payload) -> BaseException:
+    """Rebuild the exception of an error payload with its remote traceback as cause."""
+    data, (type_name, message, tb_text) = payload[1], payload[2]
+    exc: BaseException | None = None
+    if data is not None:
+        try:
+            exc = pickle.loads(data)
+        except Exception:
+            exc = None
+    if exc is None:
+        return TaskError(type_name, message, tb_text)
+    if tb_text:
+        exc.__cause__ = RemoteTraceback(tb_text)
+    return exc
+
+
+def dumps_msgs(msgs: list) -> bytes:
+    """Pickle a batch of protocol messages (payloads inside are already serialized)."""
+    return pickle.dumps(msgs, 5)
+
+
+loads_msgs: Callable[[bytes], list] = pickle.loads

@@ -1,0 +1,111 @@
+"""Introspection: where the calling code runs, and what the runtime is doing.
+
+``runtime_context()`` works in the driver, in tasks and in actors; ``statistics()`` gives a
+snapshot of the driver's queues and object store (driver only).
+"""
+from __future__ import annotations
+
+import os
+from typing import Callable, NamedTuple
+
+from . import _context
+
+__all__ = ["RuntimeContext", "runtime_context", "RuntimeStatistics", "statistics"]
+
+
+class RuntimeContext(NamedTuple):
+    """Where the calling code runs; returned by :func:`runtime_context`.
+
+    Examples
+    --------
+    >>> import streamz_core.runtime as rt
+    >>> ctx = rt.runtime_context()
+    >>> ctx.is_driver, ctx.task_id, ctx.is_canceled()
+    (True, None, False)
+    """
+
+    is_driver: bool
+    worker_index: int
+    pid: int
+    task_id: int | None
+    actor_id: int | None
+    is_canceled: Callable[[], bool]
+
+
+def runtime_context() -> RuntimeContext:
+    """Describe the calling process and task; ``is_canceled()`` polls cancellation.
+
+    Examples
+    --------
+    >>> import streamz_core.runtime as rt
+    >>> rt.runtime_context().is_driver
+    True
+    """
+    core = _context.core()
+    if core.is_driver:
+        return RuntimeContext(True, 0, os.getpid(), None, None, lambda: False)
+    from ._worker import current_task
+
+    tid = current_task.get()
+    host = core.host
+    cancelled = host.cancelled if host is not None else core.cancelled
+    return RuntimeContext(False, core.index, os.getpid(), tid,
+                          host.aid if host is not None else None,
+                          lambda: tid in cancelled)
+
+
+class RuntimeStatistics(NamedTuple):
+    """A snapshot of the driver's queues and store; returned by :func:`statistics`.
+
+    ``worker_crashes`` counts the worker and actor processes that died unexpectedly
+    (not retired, killed with ``rt.kill``, ended by ``exit_actor`` or by a forced
+    cancel) since ``rt.init``.
+
+    Examples
+    --------
+    >>> import streamz_core.runtime as rt
+    >>> stats = rt.statistics()
+    >>> stats.workers >= 1, stats.pending_tasks >= 0
+    (True, True)
+    """
+
+    workers: int
+    blocked_workers: int
+    actors: int
+    pending_tasks: int
+    running_tasks: int
+    objects: int
+    store_bytes: int
+    spilled_objects: int
+    worker_crashes: int
+
+
+def statistics() -> RuntimeStatistics:
+    """Return counts of workers, actors, queued and running tasks, objects and bytes.
+
+    Only the driver has these figures; the numbers are a snapshot taken without
+    stopping the runtime.
+
+    Examples
+    --------
+    >>> import streamz_core.runtime as rt
+    >>> isinstance(rt.statistics().objects, int)
+    True
+    """
+    core = _context.core()
+    if not core.is_driver:
+        raise RuntimeError("rt.statistics() is only available in the driver process; "
+                           "call it outside tasks and actors")
+    workers = list(core.workers)
+    table = core.table
+    store = table._store
+    return RuntimeStatistics(
+        workers=sum(1 for w in workers if not w.dead),
+        blocked_workers=sum(1 for w in workers if w.blocked),
+        actors=sum(1 for a in list(core.actors.values()) if a.state != "dead"),
+        pending_tasks=len(core._ready) + len(core._inbox),
+        running_tasks=sum(len(w.inflight) for w in workers),
+        objects=len(table.futs),
+        store_bytes=int(store.fast.total_weight) if store is not None else 0,
+        spilled_objects=len(store.slow) if store is not None else 0,
+        worker_crashes=core.crashes)

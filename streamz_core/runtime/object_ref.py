@@ -1,0 +1,315 @@
+"""ObjectRef: a reference to a value computed (or stored) by the runtime.
+
+A ref is an awaitable future that is bound to no event loop: it can be awaited any number
+of times, from any asyncio or Tornado coroutine, on any thread's loop. It also speaks the
+parts of the asyncio future protocol that ``asyncio.wait`` uses (``add_done_callback``,
+``done``, ``result``, ``exception``), so ``asyncio.wait(refs)`` works on Python 3.11+.
+``asyncio.gather``, ``wait_for`` and ``as_completed`` wrap it in a task like any other
+awaitable; a ``wait_for`` timeout cancels that wrapper, never the remote work.
+
+Thread safety: every method may be called from any thread. Completion callbacks added from
+a running event loop are called on that loop (in batches, one wake-up per loop).
+"""
+from __future__ import annotations
+
+import concurrent.futures as cf
+import sys
+import threading
+from typing import TYPE_CHECKING, Any, Callable, Generator, Generic, TypeVar
+
+from . import _context
+from . import _serialization as ser
+from .exceptions import GetTimeoutError
+
+if TYPE_CHECKING:
+    import asyncio
+
+__all__ = ["ObjectRef"]
+
+T = TypeVar("T")
+
+_pending: dict[Any, list] = {}
+_plock = threading.Lock()
+
+
+def _running_loop() -> Any:
+    """The running asyncio loop of this thread, or None (without importing asyncio)."""
+    aio = sys.modules.get("asyncio")
+    return None if aio is None else aio.events._get_running_loop()
+
+
+def _drain(loop: asyncio.AbstractEventLoop) -> None:
+    with _plock:
+        items = _pending.pop(loop, ())
+    for fn, arg in items:
+        fn(arg)
+
+
+def post(loop: asyncio.AbstractEventLoop, fn: Callable[[Any], None], arg: Any) -> None:
+    """Call ``fn(arg)`` on ``loop`` soon, batching calls posted before the loop wakes."""
+    with _plock:
+        items = _pending.get(loop)
+        if items is not None:
+            items.append((fn, arg))
+            return
+        _pending[loop] = [(fn, arg)]
+    try:
+        loop.call_soon_threadsafe(_drain, loop)
+    except RuntimeError:  # loop closed: nobody is waiting any more
+        with _plock:
+            _pending.pop(loop, None)
+
+
+def _wake(waiter: asyncio.Future) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
+class ObjectRef(Generic[T]):
+    """A reference to a remote value; await it or pass it to ``rt.get``.
+
+    Refs are returned by ``f.remote()``, ``actor.method.remote()`` and ``rt.put``; you do
+    not create them yourself. Passing a ref as a top-level argument of a remote call passes
+    its value; refs nested in containers stay refs. The value is freed when no ref to it
+    remains in any process.
+
+    Examples
+    --------
+    >>> import asyncio
+    >>> import streamz_core.runtime as rt
+    >>> ref = rt.put([1, 2, 3])
+    >>> rt.get(ref)
+    [1, 2, 3]
+    >>> async def main():
+    ...     return await ref
+    >>> asyncio.run(main())
+    [1, 2, 3]
+    >>> ref.future().result()
+    [1, 2, 3]
+    """
+
+    __slots__ = ("_id", "_core", "_cbs", "__weakref__")
+
+    def __init__(self, oid: int, core: Any = None, fresh: bool = False) -> None:
+        self._id = oid
+        self._core = core if core is not None else _context.core()
+        self._cbs: list | None = None
+        self._core.add_ref(oid, fresh)
+
+    def __del__(self) -> None:
+        try:
+            self._core.release(self._id)
+        except Exception:  # interpreter shutdown
+            pass
+
+    def __reduce__(self) -> tuple:
+        refs = ser.collecting()
+        if refs is not None:
+            refs.append(self._id)
+        return (_rebuild_ref, (self._id,))
+
+    def __repr__(self) -> str:
+        return f"ObjectRef({self._id:#x})"
+
+    def __hash__(self) -> int:
+        return hash(("ObjectRef", self._id))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ObjectRef) and other._id == self._id
+
+    def hex(self) -> str:
+        """Return the object id as a hex string.
+
+        Examples
+        --------
+        >>> import streamz_core.runtime as rt
+        >>> isinstance(rt.put(1).hex(), str)
+        True
+        """
+        return f"{self._id:016x}"
+
+    # -- blocking and concurrent.futures ------------------------------------------------
+    def _fut(self) -> cf.Future:
+        return self._core.object_future(self._id)
+
+    def done(self) -> bool:
+        """Return True once the value (or error) is available.
+
+        Examples
+        --------
+        >>> import streamz_core.runtime as rt
+        >>> ref = rt.put(1)
+        >>> ref.done()
+        True
+        """
+        return self._fut().done()
+
+    def cancelled(self) -> bool:
+        """Return False: a ref is never in the asyncio "cancelled" state.
+
+        ``rt.cancel`` makes the ref raise :class:`TaskCancelledError` instead.
+
+        Examples
+        --------
+        >>> import streamz_core.runtime as rt
+        >>> rt.put(1).cancelled()
+        False
+        """
+        return False
+
+    def result(self, timeout: float | None = None) -> T:
+        """Block until the value is ready and return it (like ``rt.get(ref)``).
+
+        Raises the remote exception, or :class:`GetTimeoutError` after ``timeout`` s.
+
+        Examples
+        --------
+        >>> import streamz_core.runtime as rt
+        >>> rt.put("x").result(timeout=5)
+        'x'
+        """
+        fut = self._fut()
+        try:
+            if fut.done():
+                payload = fut.result()
+            else:
+                with self._core.blocking():
+                    payload = fut.result(timeout)
+        except cf.TimeoutError:
+            raise GetTimeoutError(
+                f"{self!r} was not ready within timeout={timeout!r} s; raise the timeout, or "
+                f"use rt.wait(refs, timeout=...) to collect what is ready") from None
+        self._core.check_blocking_get()
+        return self._core.load(payload)
+
+    def exception(self, timeout: float | None = None) -> BaseException | None:
+        """Return the remote exception (or None) once done.
+
+        Examples
+        --------
+        >>> import streamz_core.runtime as rt
+        >>> rt.put(1).exception() is None
+        True
+        """
+        payload = self._fut().result(timeout)
+        if payload[0] == "e":
+            return ser.error_from_payload(payload)
+        return None
+
+    def future(self) -> cf.Future:
+        """Return a ``concurrent.futures.Future`` of the value (usable from any thread).
+
+        Examples
+        --------
+        >>> import streamz_core.runtime as rt
+        >>> rt.put(2).future().result()
+        2
+        """
+        out: cf.Future = cf.Future()
+        core = self._core
+
+        def _done(f: cf.Future, ref: ObjectRef = self) -> None:
+            try:
+                out.set_result(core.load(f.result()))
+            except BaseException as exc:
+                out.set_exception(exc)
+
+        self._fut().add_done_callback(_done)
+        return out
+
+    # -- asyncio -----------------------------------------------------------------------
+    def __await__(self) -> Generator[Any, None, T]:
+        fut = self._fut()
+        if not fut.done():
+            import asyncio
+
+            loop = asyncio.get_running_loop()
+            waiter = loop.create_future()
+            fut.add_done_callback(lambda _f: post(loop, _wake, waiter))
+            yield from waiter.__await__()
+        return self._core.load(fut.result())
+
+    def as_future(self, loop: asyncio.AbstractEventLoop | None = None) -> asyncio.Future:
+        """Return an asyncio future of the value, bound to ``loop`` (default: running).
+
+        Examples
+        --------
+        >>> import asyncio
+        >>> import streamz_core.runtime as rt
+        >>> async def main():
+        ...     return await rt.put(3).as_future()
+        >>> asyncio.run(main())
+        3
+        """
+        if loop is None:
+            import asyncio
+
+            loop = asyncio.get_running_loop()
+        out = loop.create_future()
+        fut = self._fut()
+        core = self._core
+
+        def _set(_arg: Any, ref: ObjectRef = self) -> None:
+            if out.done():
+                return
+            try:
+                out.set_result(core.load(fut.result()))
+            except BaseException as exc:
+                out.set_exception(exc)
+
+        fut.add_done_callback(lambda _f: post(loop, _set, None))
+        return out
+
+    def add_done_callback(self, fn: Callable[[ObjectRef], Any], *, context: Any = None) -> None:
+        """Call ``fn(ref)`` when done: on the caller's running loop if any, else at once.
+
+        Examples
+        --------
+        >>> import streamz_core.runtime as rt
+        >>> seen = []
+        >>> ref = rt.put(1)
+        >>> ref.add_done_callback(seen.append)
+        >>> seen == [ref]
+        True
+        """
+        loop = _running_loop()
+        entry = [fn, True]
+        if self._cbs is None:
+            self._cbs = []
+        self._cbs.append(entry)
+
+        def _call(ref: ObjectRef) -> None:
+            if entry[1]:
+                entry[1] = False
+                if context is not None:
+                    context.run(fn, ref)
+                else:
+                    fn(ref)
+
+        def _done(_f: cf.Future) -> None:
+            if loop is None:
+                _call(self)
+            else:
+                post(loop, _call, self)
+
+        self._fut().add_done_callback(_done)
+
+    def remove_done_callback(self, fn: Callable[[ObjectRef], Any]) -> int:
+        """Stop a callback added with :meth:`add_done_callback`; return how many.
+
+        Examples
+        --------
+        >>> import streamz_core.runtime as rt
+        >>> rt.put(1).remove_done_callback(print)
+        0
+        """
+        n = 0
+        for entry in self._cbs or ():
+            if entry[0] == fn and entry[1]:
+                entry[1] = False
+                n += 1
+        return n
+
+
+def _rebuild_ref(oid: int) -> ObjectRef:
+    return ObjectRef(oid, _context.core())
