@@ -33,6 +33,7 @@ import subprocess
 import weakref
 from asyncio import _get_running_loop
 from collections.abc import Mapping
+from collections.abc import Callable
 from typing import Any
 
 from tornado.httpserver import HTTPServer
@@ -126,8 +127,10 @@ class _OwnerSource(Source):
         except Exception as exc:  # nobody called start() on this loop: log or route it
             self._report(exc)
 
-    def _open(self) -> None:
-        raise NotImplementedError
+    # Each server kind defines _open (start listening or spawn, on the loop thread) and
+    # _close (stop, on the loop thread); the base class only sequences them.
+    _open: Callable[[], None]
+    _close: Callable[[], None]
 
     def _failed_to_open(self, exc: BaseException) -> None:
         self.stopped = True
@@ -186,9 +189,6 @@ class _OwnerSource(Source):
     def _close_blocking(self) -> Any:
         self._close()
         return self._stop_waits_for()
-
-    def _close(self) -> None:
-        raise NotImplementedError
 
     def _stop_waits_for(self) -> Any:
         return None
@@ -329,8 +329,7 @@ class _ServerSource(_OwnerSource):
         """The ``(host, port)`` pairs the server listens on (empty when stopped)."""
         return [tuple(s.getsockname()[:2]) for s in self._sockets]  # type: ignore[misc]
 
-    def _make_server(self) -> TCPServer:
-        raise NotImplementedError
+    _make_server: Callable[[], TCPServer]  # each server kind builds its Tornado server
 
     def _open(self) -> None:
         try:
