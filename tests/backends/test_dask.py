@@ -44,8 +44,24 @@ def client():
         yield c
 
 
-def test_dask_backend_conforms(client):
-    check_executor(lambda: DaskExecutor(client), n=100)
+@pytest.mark.parametrize("mode", ["actors", "tasks"])
+def test_dask_backend_conforms(client, mode):
+    check_executor(lambda: DaskExecutor(client, mode=mode), n=100)
+
+
+def test_tasks_mode_pipeline_in_order(client):
+    source = Stream()
+    ex = DaskExecutor(client, mode="tasks")
+    out = source.scatter(backend=ex).map(inc).map(inc).buffer(8).gather().sink_to_list()
+    for i in range(200):
+        source.emit(i)
+    assert wait_for(out, 200) == [i + 2 for i in range(200)]
+    out.node.destroy()
+
+
+def test_dask_backend_rejects_unknown_mode(client):
+    with pytest.raises(ValueError, match="mode='fast'.*'actors'.*'tasks'"):
+        DaskExecutor(client, mode="fast")
 
 
 def test_scatter_map_buffer_gather_in_order_on_default_client(client):
