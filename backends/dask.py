@@ -292,7 +292,7 @@ class DaskExecutor:
         self._calls = []
         n_batches = max(1, min(free, len(calls)))
         bounds = [0, *_split_points(calls, n_batches), len(calls)]
-        for start, stop in zip(bounds, bounds[1:]):
+        for start, stop in zip(bounds, bounds[1:], strict=False):
             chunk = calls[start:stop]
             deps: list[Any] = []
             encoded = []
@@ -340,13 +340,14 @@ class DaskExecutor:
                         return result
         return None
 
-    async def _on_client_loop(self, awaitable_factory: Callable[[], Any]) -> Any:
-        """Await a Dask awaitable on the client's loop (bridged when this is another loop)."""
+    async def _on_client_loop(self, start: Callable[..., Any], *args: Any) -> Any:
+        """Await ``start(*args)`` (a Dask awaitable) on the client's loop, bridged when the
+        stream runs on another loop."""
         if asyncio.get_running_loop() is self.loop:
-            return await awaitable_factory()
+            return await start(*args)
 
         async def there() -> Any:
-            return await awaitable_factory()
+            return await start(*args)
 
         return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(there(), self.loop))
 
@@ -359,14 +360,14 @@ class DaskExecutor:
                     actor = self._actors[slot]
                     if actor is None:
                         future = self.client.submit(_BatchRunner, actor=True, pure=False)
-                        actor = await self._on_client_loop(lambda: future)
+                        actor = await self._on_client_loop(_await, future)
                         # Dask binds an actor handle to the *default* client; with several
                         # clients alive (a sync one and an async one) that may be another
                         # client, whose loop would never wake ours. Bind it to ours.
                         if getattr(actor, "_client", self.client) is not self.client:
                             actor._client, actor._future = self.client, future
                         self._actors[slot] = actor
-                    return await self._on_client_loop(lambda: actor.run(encoded))
+                    return await self._on_client_loop(actor.run, encoded)
                 except Exception as exc:  # the worker holding the actor died, or is unreachable
                     self._actors[slot] = None
                     if attempt == self.retries:
@@ -384,12 +385,8 @@ class DaskExecutor:
 
     async def _fetch(self, batch: _Batch) -> list[Any]:
         try:
-            if asyncio.get_running_loop() is self.loop:
-                return await batch.future
             # A synchronous client's futures can only be awaited on its own loop.
-            return await asyncio.wrap_future(
-                asyncio.run_coroutine_threadsafe(_await(batch.future), self.loop)
-            )
+            return await self._on_client_loop(_await, batch.future)
         finally:
             self._in_flight -= 1
             if self._calls and not self._flush_scheduled:
