@@ -131,7 +131,7 @@ def map_partitions(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Strea
     call = _Apply(func, args, kwargs, streams)
     if len(streams) == 1:
         node = streams[0].map(lambda x: call((x,)))  # type: ignore[attr-defined]
-        node.func = call  # shown in repr and graph drawings
+        node.func = call  # type: ignore[attr-defined]  # shown in repr and graph drawings
     else:
         node = streams[0].zip(*streams[1:]).map(call)  # type: ignore[attr-defined]
     return _collection(node, example, stream_type,

@@ -130,14 +130,14 @@ class LoopRunner:
         """Start the thread (idempotent) and return self."""
         if self._thread is not None:
             return self
-        self.loop = self._factory()
+        loop = self.loop = self._factory()
         started = threading.Event()
 
         def run() -> None:
-            asyncio.set_event_loop(self.loop)
-            self.loop.call_soon(started.set)
+            asyncio.set_event_loop(loop)
+            loop.call_soon(started.set)
             try:
-                self.loop.run_forever()
+                loop.run_forever()
             finally:
                 asyncio.set_event_loop(None)
 

@@ -628,7 +628,7 @@ class _ProcessProtocol(asyncio.SubprocessProtocol):
             if exc is None:
                 self.stdout.feed_eof()
             else:
-                self.stdout.set_exception(exc)
+                self.stdout.set_exception(exc)  # type: ignore[arg-type]  # an OSError here
 
     def process_exited(self) -> None:
         if not self.exited.done():
@@ -891,7 +891,7 @@ class from_process(_OwnerSource):
             await self._emit_async(line)
 
     def _ensure_reaper(self) -> None:
-        if self._reaper is None and self.process is not None:
+        if self._reaper is None and self.process is not None and self._protocol is not None:
             self._reaper = asyncio.ensure_future(self._reap(self.process, self._protocol))
 
     async def _reap(self, transport: Any, proto: _ProcessProtocol) -> None:

@@ -96,7 +96,7 @@ class sink_to_list(sink):
 
     def __new__(cls, upstream: Stream, **kwargs: Any) -> Any:  # type: ignore[misc]
         node = super().__new__(cls)
-        node.__init__(upstream, **kwargs)
+        node.__init__(upstream, **kwargs)  # type: ignore[misc]  # __new__ returns the list
         return node.L
 
     def __init__(self, upstream: Stream, **kwargs: Any):

@@ -94,7 +94,7 @@ class accumulate(Stream):
 
 
 scan = accumulate
-Stream.scan = Stream.accumulate  # type: ignore[attr-defined]
+Stream.scan = Stream.accumulate  # type: ignore[method-assign]
 
 
 @Stream.register_api()

@@ -145,6 +145,8 @@ class rate_limit(Stream):
 class _Window(Stream):
     """A buffer flushed every ``interval`` on an absolute schedule."""
 
+    interval: float  # set by each window kind before Stream.__init__
+    _next: float
     _timer: asyncio.TimerHandle | None = None
     _last: Any = None
     _destroyed = False

@@ -238,4 +238,4 @@ class flatten(Stream):
 
 
 concat = flatten
-Stream.concat = Stream.flatten  # type: ignore[attr-defined]
+Stream.concat = Stream.flatten  # type: ignore[method-assign]
