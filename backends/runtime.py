@@ -61,8 +61,9 @@ class RuntimeExecutor:
     def submit(self, func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
         args = tuple(a.value if isinstance(a, LocalValue) else a for a in args)
         kwargs = {k: (v.value if isinstance(v, LocalValue) else v) for k, v in kwargs.items()}
-        if callable(getattr(func, "remote", None)):
-            return func.remote(*args, **kwargs)  # an actor method, handle or remote function
+        remote_call = getattr(func, "remote", None)
+        if callable(remote_call):
+            return remote_call(*args, **kwargs)  # an actor method, handle or remote function
         remote = self._remote.get(func)
         if remote is None:
             remote = self._remote[func] = rt.remote(func)
