@@ -12,7 +12,7 @@ import weakref
 from typing import Any
 
 from .core import Stream, _global_sinks
-from .operators._util import bind_args, check_callable, is_coroutine_function
+from .operators._util import bind_user_function
 
 __all__ = ["sink", "sink_to_list", "sink_to_textfile", "SinkList"]
 
@@ -43,14 +43,8 @@ class sink(Stream):
     _graphviz_shape = "trapezium"
 
     def __init__(self, upstream: Stream, func: Any, *args: Any, **kwargs: Any):
-        check_callable(type(self).__name__, "func", func)
         stream_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in _STREAM_PARAMS}
-        self.func = func
-        self.args = args
-        self.kwargs = kwargs
-        self._call = bind_args(func, args, kwargs)
-        self._async = is_coroutine_function(func)
-        if self._async:
+        if bind_user_function(self, type(self).__name__, func, args, kwargs):
             stream_kwargs.setdefault("ensure_io_loop", True)
         super().__init__(upstream, **stream_kwargs)
         _global_sinks.add(self)

@@ -31,6 +31,19 @@ def bind_args(func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str,
     return lambda x: func(x, *args, **kwargs)
 
 
+def bind_user_function(node: Any, name: str, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+    """Check and store a node's function and its extra arguments; True if it is async.
+
+    Sets ``func``, ``args``, ``kwargs`` (shown in repr, used remotely), ``_call`` (the
+    one-argument call of the hot path) and ``_async``.
+    """
+    check_callable(name, "func", func)
+    node.func, node.args, node.kwargs = func, args, kwargs
+    node._call = bind_args(func, args, kwargs)
+    node._async = is_coroutine_function(func)
+    return node._async
+
+
 def is_coroutine_function(func: Any) -> bool:
     """True for ``async def`` functions and Tornado ``gen.coroutine`` functions."""
     from tornado.gen import is_coroutine_function as is_tornado_coroutine

@@ -5,7 +5,7 @@ import asyncio
 from typing import Any
 
 from ..core import Stream
-from ._util import bind_args, check_callable, is_coroutine_function
+from ._util import bind_user_function
 
 __all__ = ["map", "starmap", "pluck", "flatten", "concat"]
 
@@ -65,14 +65,8 @@ class map(_AwaitingNode):
     """
 
     def __init__(self, upstream: Stream, func: Any, *args: Any, **kwargs: Any):
-        check_callable("map", "func", func)
         stream_name = kwargs.pop("stream_name", None)
-        self.func = func
-        self.args = args
-        self.kwargs = kwargs
-        self._call = bind_args(func, args, kwargs)
-        self._async = is_coroutine_function(func)
-        if self._async:
+        if bind_user_function(self, "map", func, args, kwargs):
             self.update = self._update_async  # type: ignore[method-assign]
         super().__init__(upstream, stream_name=stream_name, ensure_io_loop=self._async)
         if self.executor is not None:
@@ -128,12 +122,8 @@ class starmap(_AwaitingNode):
     """
 
     def __init__(self, upstream: Stream, func: Any, *args: Any, **kwargs: Any):
-        check_callable("starmap", "func", func)
         stream_name = kwargs.pop("stream_name", None)
-        self.func = func
-        self.args = args
-        self.kwargs = kwargs
-        self._async = is_coroutine_function(func)
+        bind_user_function(self, "starmap", func, args, kwargs)
         super().__init__(upstream, stream_name=stream_name, ensure_io_loop=self._async)
         if self.executor is not None:
             self.update = self._update_remote  # type: ignore[method-assign]

@@ -119,19 +119,24 @@ def test_dask_backend_rejects_bad_batch_settings(client, bad):
         DaskExecutor(client, max_batches_in_flight=bad)
 
 
+# The seed's toy functions (shortened sleeps); write records instead of printing.
+written = []
+
+
+@gen.coroutine
+def write(x):
+    yield gen.sleep(0.001)
+    written.append(x)
+
+
+def increment(x):
+    time.sleep(0.01)
+    return x + 1
+
+
 def test_seed_using_dask(client):
     """seeds/streamz-async.rst, "Using Dask", with the import changed (and write recording)."""
-    written = []
-
-    @gen.coroutine
-    def write(x):
-        yield gen.sleep(0.001)
-        written.append(x)
-
-    def increment(x):
-        time.sleep(0.01)
-        return x + 1
-
+    written.clear()
     source = Stream()
     (source.scatter()       # scatter local elements to cluster, creating a DaskStream
            .map(increment)  # map a function remotely
@@ -146,17 +151,7 @@ def test_seed_using_dask(client):
 
 def test_seed_asynchronous_dask():
     """seeds/streamz-async.rst, "Asynchronous Dask", with the import changed."""
-    written = []
-
-    @gen.coroutine
-    def write(x):
-        yield gen.sleep(0.001)
-        written.append(x)
-
-    def increment(x):
-        time.sleep(0.01)
-        return x + 1
-
+    written.clear()
     async def f():
         client = await Client(processes=False, asynchronous=True, dashboard_address=None)
         source = Stream(asynchronous=True)
