@@ -1,18 +1,23 @@
 # Everything a new machine needs: `make demo`, `make test`, `make bench`, `make docs`.
 # Each target creates its virtual environment on first use and installs what it needs.
 PYTHON ?= python3
-VENV := .venv
+# `make test VENV=.venv-oldest CONSTRAINTS=.ci/constraints-oldest.txt` (what `make
+# test-oldest` runs) installs the oldest versions setup.cfg allows instead of the newest.
+VENV ?= .venv
+CONSTRAINTS ?=
 BENCH_VENV := .venv-bench
 PY := $(VENV)/bin/python
 BENCH_PY := $(BENCH_VENV)/bin/python
 PIP_FLAGS := --quiet --disable-pip-version-check
+PIP_CONSTRAINTS := $(if $(CONSTRAINTS),--constraint $(CONSTRAINTS))
 
-.PHONY: demo test test-fast test-slow doctest bench docs clean
+.PHONY: demo test test-fast test-slow test-oldest doctest bench docs clean
 
-$(VENV)/.installed: setup.cfg pyproject.toml
+$(VENV)/.installed: setup.cfg pyproject.toml $(CONSTRAINTS)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install $(PIP_FLAGS) --upgrade pip
-	$(PY) -m pip install $(PIP_FLAGS) -e ".[test,docs,dask]"
+	$(PY) -m pip install $(PIP_FLAGS) $(PIP_CONSTRAINTS) -e ".[test,docs,dask]"
+	@$(PY) -c "from importlib.metadata import version as v; print('installed:', ', '.join(f'{p} {v(p)}' for p in ('tornado', 'toolz', 'cloudpickle', 'zict', 'distributed', 'pytest')))"
 	touch $@
 
 $(BENCH_VENV)/.installed: setup.cfg pyproject.toml
@@ -37,6 +42,11 @@ test-fast: $(VENV)/.installed
 test-slow: $(VENV)/.installed
 	$(PY) -m pytest -m slow tests || [ $$? -eq 5 ]
 
+# The same suite on the oldest versions setup.cfg allows, so a lower bound that no
+# longer works is found here and not by a user.
+test-oldest:
+	$(MAKE) test demo VENV=.venv-oldest CONSTRAINTS=.ci/constraints-oldest.txt
+
 bench: $(BENCH_VENV)/.installed
 	$(BENCH_PY) benchmarks/run.py
 	$(BENCH_PY) benchmarks/bench_runtime.py
@@ -46,4 +56,4 @@ docs: $(VENV)/.installed
 	$(PY) -m sphinx -W --keep-going -b html docs docs/_build/html
 
 clean:
-	rm -rf $(VENV) $(BENCH_VENV) docs/_build build *.egg-info
+	rm -rf .venv .venv-oldest $(BENCH_VENV) docs/_build build *.egg-info
