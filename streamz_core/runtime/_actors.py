@@ -152,8 +152,10 @@ class ActorMixin:
             cause = "it was killed with rt.kill()"
         else:
             code = rec.proc.popen.returncode if rec.proc and rec.proc.popen else None
-            cause = (f"its process died (exit code {code}) {rec.restarts} time(s) and "
-                     f"max_restarts={rec.options.get('max_restarts', 0)!r} is used up")
+            why = f", {rec.proc.cause}" if rec.proc and rec.proc.cause else ""
+            cause = (f"its process died (exit code {code}{why}) after {rec.restarts} "
+                     f"restart(s) and max_restarts={rec.options.get('max_restarts', 0)!r} "
+                     f"is used up")
         what = f" while running {task.name}" if task is not None and task.state == "sent" else ""
         return ActorDiedError(
             f"{rec.label()} is dead{what}: {cause}; create a new actor, or pass "

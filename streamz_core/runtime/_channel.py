@@ -4,6 +4,11 @@ One ``read`` usually brings a whole small message (and often the next ones): the
 kept in a buffer, so a reader driven by ``select``/``epoll`` must call :meth:`pending`
 after each message, because the data already buffered does not make the pipe readable
 again. Only one thread may read a channel; writers must hold their own lock.
+
+Each message starts with a 4-byte marker and its length. Bytes that do not come from the
+other end (anything else writing into the pipe, e.g. through ``/proc/<pid>/fd``) shift
+the framing: the marker check turns that into :class:`CorruptChannelError` at once,
+instead of a reader waiting for ever for the gigabytes a garbage length announces.
 """
 from __future__ import annotations
 
@@ -13,12 +18,26 @@ import select
 import struct
 from typing import Any
 
-_HDR = struct.Struct("<Q")
+_MAGIC = b"SZrt"
+_HDR = struct.Struct("<4sQ")
+_HSIZE = _HDR.size
 _CHUNK = 1 << 16
+
+
+# A worker exits with this status when its pipe from the driver carried garbage.
+EXIT_CORRUPT_CHANNEL = 3
 
 
 class AuthenticationError(ConnectionError):
     """The other end does not know the session key."""
+
+
+class CorruptChannelError(Exception):
+    """The pipe carried bytes that are not a message of this runtime.
+
+    Not an ``OSError``: a reader must not mistake it for the other end closing the pipe.
+    The channel cannot be resynchronised; its owner ends the connection (and the worker).
+    """
 
 
 class Channel:
@@ -64,16 +83,16 @@ class Channel:
         """Write one message (blocks until the pipe has taken it, unless nonblocking)."""
         n = len(data)
         if self._unsent is not None:
-            self._unsent.append(memoryview(_HDR.pack(n)))
+            self._unsent.append(memoryview(_HDR.pack(_MAGIC, n)))
             self._unsent.append(memoryview(data).cast("B"))
             self.write_unsent()
             return
         if n < 65536:
-            view = memoryview(_HDR.pack(n) + bytes(data))
+            view = memoryview(_HDR.pack(_MAGIC, n) + bytes(data))
             while view:
                 view = view[os.write(self.wfd, view):]
             return
-        parts = [memoryview(_HDR.pack(n)), memoryview(data).cast("B")]
+        parts = [memoryview(_HDR.pack(_MAGIC, n)), memoryview(data).cast("B")]
         while parts:
             k = os.writev(self.wfd, parts)
             while parts and k >= len(parts[0]):
@@ -83,35 +102,49 @@ class Channel:
                 parts[0] = parts[0][k:]
 
     def pending(self) -> bool:
-        """Whether a whole message is already buffered (no system call needed)."""
+        """Whether a whole message is already buffered (no system call needed).
+
+        Also true when the buffered header is garbage, so that the next
+        :meth:`recv_bytes` reports it now rather than after the next message.
+        """
         buf = self._buf
-        return len(buf) >= 8 and len(buf) >= 8 + _HDR.unpack_from(buf)[0]
+        if len(buf) < _HSIZE:
+            return False
+        magic, n = _HDR.unpack_from(buf)
+        return magic != _MAGIC or len(buf) >= _HSIZE + n
 
     def recv_bytes(self, maxlength: int | None = None) -> Any:
-        """Read one message; raise EOFError when the other end closed."""
+        """Read one message; raise EOFError when the other end closed.
+
+        Raises :class:`CorruptChannelError` when the bytes are not a framed message.
+        """
         buf = self._buf
-        while len(buf) < 8:
+        while len(buf) < _HSIZE:
             chunk = os.read(self.rfd, _CHUNK)
             if not chunk:
                 raise EOFError("the other end of the channel closed it")
             buf += chunk
-        (n,) = _HDR.unpack_from(buf)
+        magic, n = _HDR.unpack_from(buf)
+        if magic != _MAGIC:
+            raise CorruptChannelError(
+                f"the pipe (fd {self.rfd}) carried bytes that are not a runtime message: "
+                f"{bytes(buf[:24])!r}...")
         if maxlength is not None and n > maxlength:
             raise AuthenticationError(f"message of {n} bytes where at most {maxlength} "
                                       f"were expected")
-        end = 8 + n
-        while len(buf) < end and len(buf) - 8 < _CHUNK:
+        end = _HSIZE + n
+        while len(buf) < end and len(buf) - _HSIZE < _CHUNK:
             chunk = os.read(self.rfd, _CHUNK)
             if not chunk:
                 raise EOFError("the other end of the channel closed it")
             buf += chunk
         if len(buf) >= end:
-            data = bytes(buf[8:end])
+            data = bytes(buf[_HSIZE:end])
             del buf[:end]
             return data
         out = bytearray(n)  # a large message: read the rest straight into place
-        have = len(buf) - 8
-        out[:have] = buf[8:]
+        have = len(buf) - _HSIZE
+        out[:have] = buf[_HSIZE:]
         buf.clear()
         view = memoryview(out)
         while have < n:

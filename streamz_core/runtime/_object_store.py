@@ -2,29 +2,101 @@
 
 Every object (task result, actor call result, ``put``) has a ``concurrent.futures.Future``
 whose result is a payload (see ``_serialization``). Small values stay inline in that
-future. Large ones (``INLINE_MAX`` bytes or more) live in shared-memory files, tracked in a
-``zict.Buffer``: an LRU in memory weighted by size, limited to ``object_store_memory``;
-past that the least recently used objects are written to ``spill_dir`` (``zict.File``) and
-their shared memory is released. Reading a spilled object writes it back to shared memory.
+future. Large ones (``INLINE_MAX`` bytes or more) live in files, tracked by a
+:class:`SpillingStore`: the files in shared memory form an LRU weighted by size and
+limited to ``object_store_memory``; past that the least recently used ones are moved to
+``spill_dir`` on disk. A value that does not fit in shared memory at all was already
+written to ``spill_dir`` by whoever made it (see ``_shm_files``). Spilled objects stay on
+disk until freed and are read from there through ``mmap`` (zero-copy; the page cache keeps
+the busy ones in memory), so reading never refills shared memory.
 
 Reference counts: each live ``ObjectRef`` in the driver, each ref held by a worker
 process, each pending task using the object and each stored value containing the ref
-counts one. At zero the object is freed (its future dropped, its file removed).
-``ObjectRef.__del__`` only appends to a deque (it may run inside the garbage collector
-while a lock is held); the IO thread applies those decrements.
+counts one. At zero the object is freed (its future dropped, its file removed, wherever
+it is). ``ObjectRef.__del__`` only appends to a deque (it may run inside the garbage
+collector while a lock is held); the IO thread applies those decrements.
 """
 from __future__ import annotations
 
+import logging
 import os
-import pickle
-import struct
 import threading
-from collections import deque
+from collections import OrderedDict, deque
 from typing import Any, Callable
 
 from . import _serialization as ser
 from ._future import ObjFuture
+from ._shm_files import move_to_spill, register_session, unregister_session
 from .exceptions import ObjectLostError
+
+logger = logging.getLogger("streamz_core.runtime")
+
+
+class SpillingStore:
+    """The files of large objects: an LRU in shared memory, the rest in ``spill_dir``.
+
+    Keys are object ids, values ``("s", path, meta, contained)`` payloads. Not thread
+    safe: the :class:`ObjectTable` calls it under its lock.
+    """
+
+    def __init__(self, spill_dir: str, memory_limit: int) -> None:
+        self.spill_dir = spill_dir
+        self.memory_limit = memory_limit
+        self.in_memory: OrderedDict[int, tuple] = OrderedDict()  # least recently used first
+        self.on_disk: dict[int, tuple] = {}
+        self.memory_bytes = 0
+        self.spills = 0  # files moved to disk so far
+        self._spill_failed = False
+
+    def add(self, oid: int, payload: tuple) -> None:
+        """Track the file of ``oid``; spill older files if shared memory is over the limit."""
+        if self._on_spill_disk(payload[1]):
+            self.on_disk[oid] = payload
+            return
+        self.in_memory[oid] = payload
+        self.memory_bytes += ser.payload_nbytes(payload)
+        self._evict()
+
+    def get(self, oid: int) -> tuple:
+        """The payload of ``oid`` (marking it recently used); ``KeyError`` if unknown."""
+        payload = self.in_memory.get(oid)
+        if payload is not None:
+            self.in_memory.move_to_end(oid)
+            return payload
+        return self.on_disk[oid]
+
+    def remove(self, oid: int) -> None:
+        """Forget ``oid`` and delete its file."""
+        payload = self.in_memory.pop(oid, None)
+        if payload is not None:
+            self.memory_bytes -= ser.payload_nbytes(payload)
+            self._spill_failed = False  # room was made: spilling may work again
+        else:
+            payload = self.on_disk.pop(oid, None)
+        if payload is not None:
+            discard(payload)
+
+    def _on_spill_disk(self, path: str) -> bool:
+        return os.path.dirname(path) == self.spill_dir
+
+    def _evict(self) -> None:
+        while self.memory_bytes > self.memory_limit and self.in_memory:
+            oid, payload = next(iter(self.in_memory.items()))
+            try:
+                path = move_to_spill(payload[1], self.spill_dir)
+            except OSError as exc:
+                # The disk is full (or gone): keep the file in shared memory. New values
+                # that do not fit then fail with ObjectStoreFullError, which says what to do.
+                if not self._spill_failed:
+                    logger.warning("cannot spill object %#x to %s: %s; it stays in shared "
+                                   "memory, which is now over object_store_memory",
+                                   oid, self.spill_dir, exc)
+                self._spill_failed = True
+                return
+            del self.in_memory[oid]
+            self.memory_bytes -= ser.payload_nbytes(payload)
+            self.on_disk[oid] = ("s", path, payload[2], payload[3])
+            self.spills += 1
 
 
 class ObjectTable:
@@ -39,46 +111,20 @@ class ObjectTable:
         self.lock = threading.RLock()
         self.decs: deque = deque()
         self.contains: dict[int, tuple] = {}
-        self.spilled_count = 0
         self.on_free: Callable[[int], None] = lambda oid: None
-        self._store: Any = None
-
-    @property
-    def store(self) -> Any:
-        """The ``zict.Buffer`` of large objects (created on first use: zict loads slowly)."""
-        if self._store is None:
-            import zict
-
-            os.makedirs(self.spill_dir, exist_ok=True)
-            slow = zict.Func(self._dump, self._load, zict.File(self.spill_dir))
-            self._store = zict.Buffer({}, slow, n=self.memory_limit,
-                                      weight=lambda k, v: ser.payload_nbytes(v))
-        return self._store
-
-    # -- spilling -----------------------------------------------------------------
-    def _dump(self, payload: tuple) -> list:
-        header = pickle.dumps((payload[1], payload[2], payload[3]), 5)
-        with open(payload[1], "rb") as f:
-            data = f.read()
-        os.unlink(payload[1])
-        self.spilled_count += 1
-        return [struct.pack("<Q", len(header)), header, data]
-
-    def _load(self, blob: Any) -> tuple:
-        mv = memoryview(blob)
-        (hlen,) = struct.unpack("<Q", mv[:8])
-        path, meta, refs = pickle.loads(mv[8:8 + hlen])
-        return ser.shm_from_bytes(path, mv[8 + hlen:], meta, refs)
+        self.store = SpillingStore(spill_dir, memory_limit)
+        # values written in this process (rt.put, large arguments) follow the same limit
+        register_session(shm_dir, spill_dir, memory_limit)
 
     def stored_bytes(self) -> int:
         """Bytes of the store held in shared memory (not spilled)."""
         with self.lock:
-            return int(self.store.fast.total_weight)
+            return self.store.memory_bytes
 
     def spilled_keys(self) -> list[int]:
         """Ids of the objects currently spilled to disk."""
         with self.lock:
-            return [int(k) for k in self.store.slow]
+            return list(self.store.on_disk)
 
     # -- lifecycle -------------------------------------------------------------------
     def new(self, oid: int) -> ObjFuture:
@@ -132,17 +178,7 @@ class ObjectTable:
         if fut is not None and not fut.done():
             return  # the result will be dropped on arrival (rc is 0)
         self.futs.pop(oid, None)
-        key = str(oid)
-        if self._store is None:
-            pass
-        elif key in self.store.fast:
-            try:
-                os.unlink(self.store.fast[key][1])
-            except OSError:
-                pass
-            del self.store[key]
-        elif key in self.store:
-            del self.store[key]
+        self.store.remove(oid)
         inner = self.contains.pop(oid, ())
         for c in inner:
             self.decref(c)
@@ -167,7 +203,7 @@ class ObjectTable:
                 for c in payload[3]:
                     self.rc[c] = self.rc.get(c, 0) + 1
             if payload[0] == "s":
-                self.store[str(oid)] = payload
+                self.store.add(oid, payload)
                 payload = ("z", oid, ser.payload_nbytes(payload), payload[3])
         fut.set_result(payload)
         return True
@@ -178,7 +214,7 @@ class ObjectTable:
             return payload
         with self.lock:
             try:
-                return self.store[str(payload[1])]
+                return self.store.get(payload[1])
             except KeyError:
                 raise ObjectLostError(
                     f"object {payload[1]:#x} was freed before it could be read; keep an "
@@ -202,10 +238,13 @@ class ObjectTable:
             self.futs.clear()
             self.rc.clear()
             self.contains.clear()
+            for oid in list(self.store.in_memory) + list(self.store.on_disk):
+                self.store.remove(oid)
+        unregister_session(self.shm_dir)
 
 
 def discard(payload: tuple) -> None:
-    """Remove the shared-memory file of a payload nobody will read."""
+    """Remove the file of a payload nobody will read (in shared memory or spilled)."""
     if payload[0] == "s":
         try:
             os.unlink(payload[1])

@@ -8,17 +8,30 @@ access. Driver and worker talk over two pipes (one per direction) handed to the 
 through ``pass_fds``: nothing listens anywhere. Both sides then prove they know the
 session's random authkey (HMAC-SHA256 challenges in both directions, ``_channel``);
 the key reaches the child on its stdin, never on the command line or in the environment.
+
+A worker must never outlive its driver. It leaves when its pipe from the driver reaches
+EOF (``_worker``); on Linux it also asks the kernel for SIGKILL when the driver dies
+(``PR_SET_PDEATHSIG``), which works even while a task holds the GIL in C code. The kernel
+ties that signal to the *thread* that started the child, so every worker is started by
+one long-lived thread (:class:`_Spawner`), never by a short-lived helper thread.
+
+A start can fail in two ways, told apart by :class:`StartFailed`: the interpreter cannot
+start (bad executable, import error, an exit with a status before the handshake), which
+retrying will not fix; or the process was killed by a signal while starting (OOM killer,
+``kill -9``), which is an ordinary crash: the driver replaces it.
 """
 from __future__ import annotations
 
 import os
 import pickle
+import queue
 import signal
 import sys
 import threading
 from collections import Counter
-from ._channel import Channel, authenticate
 from typing import TYPE_CHECKING, Any, Callable
+
+from ._channel import Channel, authenticate
 
 if TYPE_CHECKING:
     import subprocess
@@ -27,8 +40,17 @@ _PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 _BOOT = """\
 import sys, types, pickle
+if sys.platform.startswith('linux'):
+    # die with the driver, even while a task holds the GIL (PR_SET_PDEATHSIG = 1)
+    import ctypes, os
+    ctypes.CDLL(None, use_errno=True).prctl(1, 9, 0, 0, 0)
+    if os.getppid() != int(sys.argv[3]):
+        raise SystemExit(0)  # the driver died before the line above
 data = sys.stdin.buffer.read()
-sys.path[:] = pickle.loads(data[32:])
+try:
+    sys.path[:] = pickle.loads(data[32:])
+except Exception:
+    raise SystemExit(0)  # the driver went away before it handed over the key
 class _SiteOnDemand:
     # started with -S (no site: saves ~20 ms); the driver's sys.path is set above.
     # .pth import hooks (editable installs) are installed on the first failed import.
@@ -88,6 +110,9 @@ class Proc:
         self.writing = False
         self.ewma = 0.0
         self.actor: Any = None
+        self.stop_requested = False  # set at shutdown: do not start it any more
+        self.cause: str | None = None  # why it died, when the driver knows better than
+                                       # its exit code
 
     @property
     def pid(self) -> int | None:
@@ -117,11 +142,70 @@ class Proc:
         return f"<worker {self.index} {self.mode} pid={self.pid}>"
 
 
+class StartFailed(Exception):
+    """A worker process could not start: its interpreter failed, not a signal.
+
+    The driver stops retrying after a few of these in a row; a worker killed by a signal
+    while it starts raises something else (see :func:`spawn`) and is simply replaced.
+    """
+
+
 def spawn(proc: Proc, authkey: bytes, on_up: Callable[[Proc], None],
           on_down: Callable[[Proc, BaseException], None]) -> None:
-    """Start ``proc`` on a helper thread; call ``on_up`` or ``on_down`` when known."""
-    threading.Thread(target=_start, args=(proc, authkey, on_up, on_down),
-                     name=f"rt-spawn-{proc.index}", daemon=True).start()
+    """Start ``proc``; later call ``on_up(proc)`` or ``on_down(proc, exc)`` (other thread).
+
+    ``exc`` is a :class:`StartFailed` when the interpreter itself failed; any other
+    exception means the process was killed by a signal while it started.
+    """
+    _SPAWNER.submit(lambda: _popen(proc, authkey, on_up, on_down))
+
+
+def stop_starting(procs: list) -> None:
+    """Shutdown: start none of ``procs`` any more and kill those already started."""
+    with _SPAWNER.lock:  # a Popen in progress finishes first, so its pid is known here
+        for p in procs:
+            p.stop_requested = True
+    for p in procs:
+        if not p.ready:
+            p.kill()
+
+
+class _Spawner:
+    """The one long-lived thread that starts every worker process of this driver.
+
+    PR_SET_PDEATHSIG fires when the thread that forked the child ends, so the thread
+    that calls ``Popen`` must live as long as the process. The handshake, which waits
+    for the child's interpreter to start, runs on a short-lived thread per worker so
+    that workers start in parallel.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()  # held while a process is created
+        self._start_lock = threading.Lock()
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+
+    def submit(self, job: Callable[[], None]) -> None:
+        """Run ``job`` on the spawner thread (started on first use, and again after a fork)."""
+        with self._start_lock:
+            if self._thread is None or self._pid != os.getpid():
+                if self._pid != os.getpid():  # a forked child: the parent's lock may be
+                    self.lock = threading.Lock()  # held by a thread that is not here
+                self._jobs = queue.SimpleQueue()
+                self._pid = os.getpid()
+                self._thread = threading.Thread(target=self._run, args=(self._jobs,),
+                                                name="rt-spawner", daemon=True)
+                self._thread.start()
+            self._jobs.put(job)
+
+    @staticmethod
+    def _run(jobs: queue.SimpleQueue) -> None:
+        while True:
+            jobs.get()()
+
+
+_SPAWNER = _Spawner()
 
 
 def _pipe() -> tuple[int, int]:
@@ -134,37 +218,76 @@ def _pipe() -> tuple[int, int]:
     return r, w
 
 
-def _start(proc: Proc, authkey: bytes, on_up: Callable, on_down: Callable) -> None:
+def _close(*fds: int) -> None:
+    for fd in fds:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+
+
+def _popen(proc: Proc, authkey: bytes, on_up: Callable, on_down: Callable) -> None:
+    """On the spawner thread: create the process, then hand the handshake to a thread."""
     import subprocess
 
-    p2c_r, p2c_w = _pipe()
-    c2p_r, c2p_w = _pipe()
-    conn = Channel(c2p_r, p2c_w)
+    with _SPAWNER.lock:
+        if proc.stop_requested:  # the driver shuts down: start nothing more
+            return
+        p2c_r, p2c_w = _pipe()
+        c2p_r, c2p_w = _pipe()
+        try:
+            proc.popen = subprocess.Popen(
+                [sys.executable, "-u", "-S", "-c", _BOOT, _PKG_DIR, f"{p2c_r},{c2p_w}",
+                 str(os.getpid())],
+                stdin=subprocess.PIPE, pass_fds=(p2c_r, c2p_w), close_fds=True,
+                start_new_session=False)
+        except BaseException as exc:  # no such executable, out of processes, ...
+            _close(p2c_r, p2c_w, c2p_r, c2p_w)
+            failed = StartFailed(f"{sys.executable!r} could not be run: "
+                                 f"{type(exc).__name__}: {exc}")
+            threading.Thread(target=on_down, args=(proc, failed), daemon=True).start()
+            return
+        _close(p2c_r, c2p_w)
+    threading.Thread(target=_handshake, args=(proc, Channel(c2p_r, p2c_w), authkey,
+                                              on_up, on_down),
+                     name=f"rt-spawn-{proc.index}", daemon=True).start()
+
+
+def _handshake(proc: Proc, conn: Channel, authkey: bytes, on_up: Callable,
+               on_down: Callable) -> None:
+    popen = proc.popen
+    assert popen is not None and popen.stdin is not None
     try:
-        proc.popen = subprocess.Popen(
-            [sys.executable, "-u", "-S", "-c", _BOOT, _PKG_DIR, f"{p2c_r},{c2p_w}"],
-            stdin=subprocess.PIPE, pass_fds=(p2c_r, c2p_w), close_fds=True,
-            start_new_session=False)
-        os.close(p2c_r)
-        os.close(c2p_w)
-        p2c_r = c2p_w = -1
-        assert proc.popen.stdin is not None
-        proc.popen.stdin.write(authkey + pickle.dumps(list(sys.path)))
-        proc.popen.stdin.close()
+        popen.stdin.write(authkey + pickle.dumps(list(sys.path)))
+        popen.stdin.close()
         authenticate(conn, authkey, initiator=True)
-        proc.conn = conn
-    except BaseException as exc:  # the child died or failed to authenticate
+    except BaseException as exc:  # the child died, or failed to authenticate
         conn.close()
-        for fd in (p2c_r, c2p_w):
-            if fd >= 0:
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
-        proc.kill()
-        on_down(proc, exc)
+        on_down(proc, _why_not_started(proc, exc))
         return
+    proc.conn = conn
     on_up(proc)
+
+
+def _why_not_started(proc: Proc, exc: BaseException) -> BaseException:
+    """Tell a killed child (an ordinary crash) from one that cannot start."""
+    popen = proc.popen
+    assert popen is not None
+    try:
+        code = popen.wait(2)  # its end of the pipes is closed: it has exited, or will
+    except Exception:
+        proc.kill()  # alive but not talking: it cannot start properly
+        try:
+            popen.wait(1)
+        except Exception:
+            pass
+        return StartFailed(f"the worker process (pid {popen.pid}) did not complete the "
+                           f"handshake: {type(exc).__name__}: {exc}")
+    if code < 0:
+        return exc  # killed by a signal (-code) while starting: replace it
+    return StartFailed(f"the worker process (pid {popen.pid}) exited with status {code} "
+                       f"before its handshake ({type(exc).__name__}: {exc}); its error, "
+                       f"if any, is printed above")
 
 
 def child_connect(fds: str, authkey: bytes) -> Channel:

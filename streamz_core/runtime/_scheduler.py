@@ -19,7 +19,7 @@ from typing import Any
 from . import _serialization as ser
 from ._actors import ActorMixin
 from ._handlers import MessageMixin
-from ._lifecycle import ProcessMixin
+from ._lifecycle import ProcessMixin, SessionJanitor, install_sigterm_shutdown
 from ._object_store import ObjectTable, discard
 from ._process import Proc
 from ._task import Task
@@ -61,6 +61,10 @@ class Driver(ProcessMixin, MessageMixin, ActorMixin):
         self.spawn_failures = 0
         self.spawn_error: BaseException | None = None
         self._init_actors()
+        # if this process dies without shutting down, the janitor removes the session's
+        # directories; SIGTERM becomes a normal shutdown (see _lifecycle)
+        self._janitor = SessionJanitor((shm_dir, spill_dir))
+        install_sigterm_shutdown()
         for _ in range(num_workers):
             self._spawn_worker()
         self._thread = threading.Thread(target=self._run, name="rt-io", daemon=True)
@@ -180,8 +184,15 @@ class Driver(ProcessMixin, MessageMixin, ActorMixin):
             except (EOFError, OSError):
                 self._proc_died(proc)
                 return
-            for m in msgs:
-                getattr(self, "_m_" + m[0])(proc, *m[1:])
+            except Exception as exc:  # garbage in the pipe: nothing after it can be trusted
+                self._channel_broken(proc, exc)
+                return
+            try:
+                for m in msgs:
+                    getattr(self, "_m_" + m[0])(proc, *m[1:])
+            except Exception as exc:  # a message that is not one of ours
+                self._channel_broken(proc, exc)
+                return
             if proc.dead or not conn.pending():  # buffered batches do not wake epoll
                 return
 

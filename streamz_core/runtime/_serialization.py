@@ -5,8 +5,9 @@ A value travels as a *payload*, a 4-tuple ``(kind, a, b, contained)``:
 ``("i", data, buffers, contained)``
     inline pickle (protocol 5) and its out-of-band buffers as bytes (small values);
 ``("s", path, (pickle_len, spans, nbytes), contained)``
-    a file in the session's shared-memory directory holding the pickle then each buffer;
-    read back through ``mmap``, so numpy arrays come back as read-only zero-copy views;
+    a file holding the pickle then each buffer, in the session's shared-memory directory
+    or (past ``object_store_memory``) in its spill directory on disk; read back through
+    ``mmap``, so numpy arrays come back as read-only zero-copy views;
 ``("e", exc_pickle_or_None, (type_name, message, traceback), ())``
     an exception raised remotely (or by the runtime);
 ``("z", oid, nbytes, contained)``
@@ -17,7 +18,7 @@ them alive as long as the value lives.
 """
 from __future__ import annotations
 
-import mmap
+import io
 import os
 import pickle
 import threading
@@ -26,12 +27,40 @@ from typing import Any, Callable
 
 import cloudpickle
 
+from ._code_origin import CODE_DISPATCH
+from ._shm_files import map_file, write_value
 from .exceptions import RemoteTraceback, SerializationError, TaskError
 
 INLINE_MAX = 100 * 1024
 _SIMPLE = frozenset({type(None), bool, int, float, str, bytes, complex})
 _tls = threading.local()
 Payload = tuple
+
+
+class _Pickler(cloudpickle.Pickler):
+    """cloudpickle, except that code pickled by value keeps its file name and source.
+
+    Every function, lambda, method or class that cloudpickle pickles by value (defined in
+    ``__main__``, a notebook cell, ``exec``...) reaches the worker with its real
+    ``co_filename`` and the driver's source lines of it, so remote tracebacks show the
+    user's file, line and code (see ``_code_origin``).
+    """
+
+    dispatch_table = CODE_DISPATCH
+
+
+def pickle_dumps(obj: Any, buffer_callback: Callable | None = None) -> bytes:
+    """Pickle ``obj`` like ``cloudpickle.dumps(obj, protocol=5)``, keeping code origins.
+
+    Examples
+    --------
+    >>> import pickle
+    >>> pickle.loads(pickle_dumps(lambda x: x + 1))(1)
+    2
+    """
+    with io.BytesIO() as file:
+        _Pickler(file, protocol=5, buffer_callback=buffer_callback).dump(obj)
+        return file.getvalue()
 
 
 def collecting() -> list | None:
@@ -45,7 +74,7 @@ def _dumps(obj: Any, bufs: list | None) -> tuple[bytes, tuple]:
     _tls.refs = refs
     try:
         if bufs is None:
-            data = cloudpickle.dumps(obj, protocol=5)
+            data = pickle_dumps(obj)
         else:
             def _cb(pb: pickle.PickleBuffer) -> bool:
                 try:
@@ -53,7 +82,7 @@ def _dumps(obj: Any, bufs: list | None) -> tuple[bytes, tuple]:
                 except BufferError:
                     return True
                 return False
-            data = cloudpickle.dumps(obj, protocol=5, buffer_callback=_cb)
+            data = pickle_dumps(obj, buffer_callback=_cb)
     finally:
         _tls.refs = prev
     return data, tuple(refs)
@@ -86,12 +115,16 @@ def _unpicklable(what: str, value: Any, exc: BaseException) -> SerializationErro
 
 
 def dumps_value(obj: Any, shm_dir: str | None, name: str, what: str = "value") -> Payload:
-    """Serialize ``obj`` to a payload; values of ``INLINE_MAX`` bytes or more go to shm."""
+    """Serialize ``obj`` to a payload; values of ``INLINE_MAX`` bytes or more go to a file.
+
+    That file is in shared memory, or in the spill directory when the value does not fit
+    there (see ``_shm_files``); ``what`` names the value in errors.
+    """
     if type(obj) in _SIMPLE:
         data = pickle.dumps(obj, 5)
         if len(data) < INLINE_MAX or shm_dir is None:
             return ("i", data, None, ())
-        return _to_shm(shm_dir, name, data, [], ())
+        return write_value(shm_dir, name, data, [], (), what)
     bufs: list = []
     try:
         data, refs = _dumps(obj, bufs)
@@ -100,44 +133,7 @@ def dumps_value(obj: Any, shm_dir: str | None, name: str, what: str = "value") -
     size = len(data) + sum(b.nbytes for b in bufs)
     if size < INLINE_MAX or shm_dir is None:
         return ("i", data, [bytes(b) for b in bufs] or None, refs)
-    return _to_shm(shm_dir, name, data, bufs, refs)
-
-
-def _write_all(fd: int, view: memoryview) -> None:
-    view = view.cast("B") if view.format != "B" or view.ndim != 1 else view
-    while len(view):
-        n = os.write(fd, view)
-        view = view[n:]
-
-
-def _to_shm(shm_dir: str, name: str, data: bytes, bufs: list, refs: tuple) -> Payload:
-    path = os.path.join(shm_dir, name)
-    spans = []
-    off = len(data)
-    fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
-    try:
-        _write_all(fd, memoryview(data))
-        for b in bufs:
-            pad = (-off) % 64
-            if pad:
-                os.write(fd, b"\0" * pad)
-                off += pad
-            spans.append((off, b.nbytes))
-            _write_all(fd, memoryview(b))
-            off += b.nbytes
-    finally:
-        os.close(fd)
-    return ("s", path, (len(data), tuple(spans), off), refs)
-
-
-def shm_from_bytes(path: str, data: bytes, meta: tuple, refs: tuple) -> Payload:
-    """Write ``data`` (a spilled shm file) back to a shm file; return its payload."""
-    fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
-    try:
-        _write_all(fd, memoryview(data))
-    finally:
-        os.close(fd)
-    return ("s", path, meta, refs)
+    return write_value(shm_dir, name, data, bufs, refs, what)
 
 
 def payload_nbytes(payload: Payload) -> int:
@@ -161,12 +157,7 @@ def loads_value(payload: Payload) -> Any:
         return pickle.loads(payload[1], buffers=payload[2])
     if kind == "s":
         plen, spans, size = payload[2]
-        fd = os.open(payload[1], os.O_RDONLY)
-        try:
-            mm = mmap.mmap(fd, size, access=mmap.ACCESS_READ)
-        finally:
-            os.close(fd)
-        mv = memoryview(mm)
+        mv = memoryview(map_file(payload[1], size))
         return pickle.loads(mv[:plen], buffers=[mv[o:o + n] for o, n in spans])
     if kind == "e":
         raise error_from_payload(payload)

@@ -28,7 +28,9 @@ from typing import Any
 
 from . import _context
 from . import _serialization as ser
+from ._channel import EXIT_CORRUPT_CHANNEL
 from ._future import ObjFuture
+from ._shm_files import register_session
 from ._task import bind_args
 from .exceptions import SerializationError, TaskCancelledError
 
@@ -49,6 +51,8 @@ class WorkerCore:
         self.index: int = init["index"]
         self.mode: str = init["mode"]
         self.shm_dir: str = init["shm_dir"]
+        # results too large for shared memory go straight to the session's spill directory
+        register_session(self.shm_dir, init["spill_dir"], init["object_store_memory"])
         self.pid = os.getpid()
         self._ids = itertools.count(1)
         self._req_ids = itertools.count(1)
@@ -226,8 +230,13 @@ class WorkerCore:
             while True:
                 for m in ser.loads_msgs(conn.recv_bytes()):
                     self.route(m)
-        except (EOFError, OSError):
+        except (EOFError, OSError):  # the driver closed the pipe, or died
             os._exit(0)
+        except BaseException as exc:
+            # Garbage in the pipe (or a message this code cannot route): nothing after it
+            # can be trusted, and a dead reader would leave the driver waiting for ever.
+            # Exit, so that the driver sees it, replaces this worker and retries its work.
+            _exit_corrupt(exc)
 
     def route(self, m: tuple) -> None:
         """Handle one message from the driver (reader thread)."""
@@ -397,13 +406,29 @@ class _Noop:
 _NOOP = _Noop()
 
 
+def _exit_corrupt(exc: BaseException) -> None:
+    try:
+        sys.stderr.write(
+            f"streamz_core runtime worker (pid {os.getpid()}): the messages from the driver "
+            f"cannot be read ({type(exc).__name__}: {exc}); exiting so that the driver "
+            f"replaces this worker\n")
+        sys.stderr.flush()
+    finally:
+        os._exit(EXIT_CORRUPT_CHANNEL)
+
+
 def main(fds: str, authkey: bytes) -> None:
     """Entry point of a worker process (see ``_process._BOOT``)."""
     from ._process import child_connect
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    conn = child_connect(fds, authkey)
-    first = ser.loads_msgs(conn.recv_bytes())
+    try:
+        conn = child_connect(fds, authkey)
+        first = ser.loads_msgs(conn.recv_bytes())
+    except (EOFError, BrokenPipeError):
+        # the driver went away while this worker started (its script ended, it was
+        # killed): nothing to report, nobody to report it to
+        os._exit(0)
     if first[0][0] != "init":
         os._exit(0)
     init = first[0][1]

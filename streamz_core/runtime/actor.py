@@ -16,8 +16,6 @@ from __future__ import annotations
 import os
 from typing import Any, Callable, TypeVar
 
-import cloudpickle
-
 from . import _context
 from . import _serialization as ser
 from ._actors import ActorRec
@@ -159,7 +157,7 @@ class ActorClass:
 
     def _get_blob(self) -> bytes:
         if self._blob is None:
-            self._blob = cloudpickle.dumps(self._cls, protocol=5)
+            self._blob = ser.pickle_dumps(self._cls)  # keeps the methods' file and source
         return self._blob
 
     def options(self, **options: Any) -> ActorClass:

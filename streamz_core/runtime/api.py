@@ -28,17 +28,36 @@ __all__ = ["init", "shutdown", "is_initialized", "remote", "get", "wait", "put",
 _PREFIX = "streamz-rt-"
 
 
-def _default_memory() -> int:
+def _default_memory(shm_root: str) -> int:
+    """30 % of RAM, but at most half of the free space of the shared-memory filesystem.
+
+    Docker gives containers a 64 MB ``/dev/shm`` whatever the RAM: a limit above its free
+    space would never spill and fail with ``ENOSPC`` instead. The other half leaves room
+    for results and arguments still being written when the store is at its limit.
+    """
+    from ._shm_files import free_bytes
+
     try:
         total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError):
         total = 8 << 30
-    return max(75 << 20, int(total * 0.3))
+    return max(ser.INLINE_MAX, min(max(75 << 20, int(total * 0.3)), free_bytes(shm_root) // 2))
+
+
+#: Environment variable naming the directory under which sessions keep their
+#: shared-memory files (default ``/dev/shm``); tests point it at a small tmpfs.
+SHM_DIR_ENV = "STREAMZ_CORE_SHM_DIR"
 
 
 def _shm_root() -> str:
     import tempfile
 
+    root = os.environ.get(SHM_DIR_ENV)
+    if root:
+        if not os.path.isdir(root):
+            raise ValueError(f"{SHM_DIR_ENV}={root!r} is not a directory; set it to an "
+                             f"existing directory (a tmpfs mount) or unset it for /dev/shm")
+        return root
     return "/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir()
 
 
@@ -62,10 +81,12 @@ def init(num_workers: int | None = None, object_store_memory: int | None = None,
          spill_dir: str | None = None, *, ignore_reinit_error: bool = False) -> None:
     """Start the runtime: ``num_workers`` task processes (default: one per core).
 
-    ``object_store_memory`` (bytes, default 30 % of RAM) bounds the shared memory used by
-    large objects; past it the least recently used ones spill to files in ``spill_dir``
-    (default: a temporary directory) and come back on access. Calling ``init`` is
-    optional; the first ``.remote()`` call starts the runtime with the defaults.
+    ``object_store_memory`` (bytes; default 30 % of RAM, at most half of the free space of
+    ``/dev/shm``) bounds the shared memory used by large objects; past it the least
+    recently used ones spill to files in ``spill_dir`` (default: a temporary directory),
+    and an object larger than the limit is written there directly. Spilled objects are
+    read from disk, zero-copy through ``mmap``. Calling ``init`` is optional; the first
+    ``.remote()`` call starts the runtime with the defaults.
 
     Examples
     --------
@@ -89,18 +110,22 @@ def init(num_workers: int | None = None, object_store_memory: int | None = None,
         if not isinstance(num_workers, int) or isinstance(num_workers, bool) or num_workers < 1:
             raise ValueError(f"rt.init(num_workers={num_workers!r}): num_workers must be an "
                              f"int >= 1 (or None for one per core)")
-        if object_store_memory is None:
-            object_store_memory = _default_memory()
-        if not isinstance(object_store_memory, int) or object_store_memory < 1:
+        if object_store_memory is not None and (
+                not isinstance(object_store_memory, int) or isinstance(object_store_memory, bool)
+                or object_store_memory < 1):
             raise ValueError(f"rt.init(object_store_memory={object_store_memory!r}): give a "
-                             f"number of bytes >= 1 (or None for 30 % of RAM)")
+                             f"number of bytes >= 1 (or None for 30 % of RAM, at most half "
+                             f"of the free shared memory)")
         import tempfile
 
         from ._scheduler import Driver
 
-        _clean_stale()
+        shm_root = _shm_root()
+        _clean_stale()  # first: dead sessions' files must not count against the free space
+        if object_store_memory is None:
+            object_store_memory = _default_memory(shm_root)
         tag = f"{_PREFIX}{os.getpid()}-"
-        shm_dir = tempfile.mkdtemp(prefix=tag, dir=_shm_root())
+        shm_dir = tempfile.mkdtemp(prefix=tag, dir=shm_root)
         if spill_dir is not None:
             os.makedirs(spill_dir, exist_ok=True)
         spill = tempfile.mkdtemp(prefix=tag, dir=spill_dir)
@@ -202,6 +227,28 @@ def _as_refs(refs: Any, fn: str) -> list[ObjectRef]:
     return lst
 
 
+def _check_timeout(timeout: Any, fn: str) -> float | None:
+    """``timeout`` as float seconds (None: no limit), or a clear error naming ``fn``."""
+    import decimal
+    import math
+    import numbers
+
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool) or not isinstance(timeout, (numbers.Real, decimal.Decimal)):
+        raise TypeError(
+            f"rt.{fn}(timeout={timeout!r}): expected a number of seconds such as 1.5 "
+            f"(not a string or {type(timeout).__name__}), or None to wait without limit"
+        )
+    seconds = float(timeout)
+    if math.isnan(seconds) or seconds < 0:
+        raise ValueError(
+            f"rt.{fn}(timeout={timeout!r}): expected a number of seconds >= 0, "
+            "or None to wait without limit"
+        )
+    return None if math.isinf(seconds) else seconds
+
+
 def get(refs: ObjectRef | Sequence[ObjectRef], *, timeout: float | None = None) -> Any:
     """Block until the value(s) are ready and return them (a list keeps input order).
 
@@ -215,8 +262,13 @@ def get(refs: ObjectRef | Sequence[ObjectRef], *, timeout: float | None = None) 
     >>> rt.get([rt.put(1), rt.put(2)])
     [1, 2]
     """
+    if timeout is not None:
+        timeout = _check_timeout(timeout, "get")
     if type(refs) is ObjectRef:  # fast path: one ref
-        return refs.result(timeout)
+        payload = refs._payload(timeout)
+        if payload[0] == "e":  # raised here: the user's traceback ends at rt.get
+            raise ser.error_from_payload(payload)
+        return refs._core.load(payload)
     lst = _as_refs(refs, "get")
     core = lst[0]._core if lst else _context.core()
     futs = core.object_futures([r._id for r in lst])
@@ -229,7 +281,11 @@ def get(refs: ObjectRef | Sequence[ObjectRef], *, timeout: float | None = None) 
                     f"rt.get timed out after timeout={timeout!r} s with {n} of {len(futs)} "
                     f"ref(s) not ready; raise the timeout or use rt.wait(refs, timeout=...) "
                     f"to take what is ready")
-    values = [core.load(f.result()) for f in futs]
+    payloads = [f.result() for f in futs]
+    for payload in payloads:
+        if payload[0] == "e":  # raised here: the user's traceback ends at rt.get
+            raise ser.error_from_payload(payload)
+    values = [core.load(payload) for payload in payloads]
     return values[0] if isinstance(refs, ObjectRef) else values
 
 
@@ -266,6 +322,7 @@ def wait(refs: Sequence[ObjectRef], *, num_returns: int = 1, timeout: float | No
     >>> ready == [a, b], rest
     (True, [])
     """
+    timeout = _check_timeout(timeout, "wait")
     lst = _as_refs(refs, "wait")
     if not isinstance(num_returns, int) or not 0 <= num_returns <= len(lst):
         raise ValueError(f"rt.wait(num_returns={num_returns!r}) must be between 0 and the "
@@ -370,7 +427,10 @@ def get_actor(name: str) -> ActorHandle:
 
 
 def as_future(ref: ObjectRef, loop: asyncio.AbstractEventLoop | None = None) -> asyncio.Future:
-    """Return an asyncio future of ``ref``'s value on ``loop`` (default: the running one).
+    """Return an asyncio future of ``ref``'s value on ``loop``.
+
+    The default is the running loop, else this thread's event loop (the one
+    ``asyncio.get_event_loop()`` returns), as for ``asyncio.wrap_future``.
 
     Examples
     --------

@@ -98,7 +98,6 @@ def statistics() -> RuntimeStatistics:
                            "call it outside tasks and actors")
     workers = list(core.workers)
     table = core.table
-    store = table._store
     return RuntimeStatistics(
         workers=sum(1 for w in workers if not w.dead),
         blocked_workers=sum(1 for w in workers if w.blocked),
@@ -106,6 +105,6 @@ def statistics() -> RuntimeStatistics:
         pending_tasks=len(core._ready) + len(core._inbox),
         running_tasks=sum(len(w.inflight) for w in workers),
         objects=len(table.futs),
-        store_bytes=int(store.fast.total_weight) if store is not None else 0,
-        spilled_objects=len(store.slow) if store is not None else 0,
+        store_bytes=table.stored_bytes(),
+        spilled_objects=len(table.spilled_keys()),
         worker_crashes=core.crashes)

@@ -17,6 +17,7 @@ __all__ = [
     "TaskCancelledError",
     "SerializationError",
     "ObjectLostError",
+    "ObjectStoreFullError",
 ]
 
 
@@ -130,4 +131,19 @@ class ObjectLostError(RuntimeBaseError):
     --------
     >>> isinstance(ObjectLostError("gone"), RuntimeBaseError)
     True
+    """
+
+
+class ObjectStoreFullError(RuntimeBaseError, OSError):
+    """A large value fitted neither in shared memory nor in ``spill_dir`` (disk full).
+
+    It is also an :class:`OSError` with ``errno`` set (``ENOSPC`` or ``EDQUOT``); the
+    message names both directories and what to change in ``rt.init``.
+
+    Examples
+    --------
+    >>> import errno
+    >>> e = ObjectStoreFullError(errno.ENOSPC, "the spill directory is full")
+    >>> isinstance(e, OSError), e.errno == errno.ENOSPC
+    (True, True)
     """

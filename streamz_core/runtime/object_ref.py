@@ -60,6 +60,22 @@ def post(loop: asyncio.AbstractEventLoop, fn: Callable[[Any], None], arg: Any) -
             _pending.pop(loop, None)
 
 
+def _current_loop(what: str) -> asyncio.AbstractEventLoop:
+    """The running loop, else this thread's event loop (``asyncio.get_event_loop()``)."""
+    import asyncio
+
+    loop = _running_loop()
+    if loop is not None:
+        return loop
+    try:
+        return asyncio.get_event_loop()
+    except RuntimeError as exc:  # a thread without a loop (or Python 3.14+ outside one)
+        raise RuntimeError(
+            f"{what}: no event loop is running or set in this thread ({exc}); call it in a "
+            f"coroutine, pass loop=..., or set one first with "
+            f"asyncio.set_event_loop(asyncio.new_event_loop())") from None
+
+
 def _wake(waiter: asyncio.Future) -> None:
     if not waiter.done():
         waiter.set_result(None)
@@ -168,6 +184,17 @@ class ObjectRef(Generic[T]):
         >>> rt.put("x").result(timeout=5)
         'x'
         """
+        payload = self._payload(timeout)
+        if payload[0] == "e":  # raised here, so no runtime frame sits below this one
+            raise ser.error_from_payload(payload)
+        return self._core.load(payload)
+
+    def _payload(self, timeout: float | None = None) -> tuple:
+        """Block until done; return the serialized value (also used by ``rt.get``).
+
+        Raises :class:`GetTimeoutError` after ``timeout`` s; an error payload is returned,
+        not raised, so the public caller raises it and the user's traceback ends there.
+        """
         fut = self._fut()
         try:
             if fut.done():
@@ -180,7 +207,7 @@ class ObjectRef(Generic[T]):
                 f"{self!r} was not ready within timeout={timeout!r} s; raise the timeout, or "
                 f"use rt.wait(refs, timeout=...) to collect what is ready") from None
         self._core.check_blocking_get()
-        return self._core.load(payload)
+        return payload
 
     def exception(self, timeout: float | None = None) -> BaseException | None:
         """Return the remote exception (or None) once done.
@@ -209,8 +236,12 @@ class ObjectRef(Generic[T]):
         core = self._core
 
         def _done(f: cf.Future, ref: ObjectRef = self) -> None:
+            payload = f.result()
+            if payload[0] == "e":  # never raised here: no runtime frames in its traceback
+                out.set_exception(ser.error_from_payload(payload))
+                return
             try:
-                out.set_result(core.load(f.result()))
+                out.set_result(core.load(payload))
             except BaseException as exc:
                 out.set_exception(exc)
 
@@ -227,10 +258,17 @@ class ObjectRef(Generic[T]):
             waiter = loop.create_future()
             fut.add_done_callback(lambda _f: post(loop, _wake, waiter))
             yield from waiter.__await__()
-        return self._core.load(fut.result())
+        payload = fut.result()
+        if payload[0] == "e":  # raised here, so no runtime frame sits below this one
+            raise ser.error_from_payload(payload)
+        return self._core.load(payload)
 
     def as_future(self, loop: asyncio.AbstractEventLoop | None = None) -> asyncio.Future:
-        """Return an asyncio future of the value, bound to ``loop`` (default: running).
+        """Return an asyncio future of the value, bound to ``loop``.
+
+        The default loop is the one ``asyncio.wrap_future`` picks: the running loop, else
+        this thread's event loop as ``asyncio.get_event_loop()`` returns it. So a future
+        made before the loop runs completes once ``loop.run_until_complete(future)`` runs.
 
         Examples
         --------
@@ -240,11 +278,13 @@ class ObjectRef(Generic[T]):
         ...     return await rt.put(3).as_future()
         >>> asyncio.run(main())
         3
+        >>> loop = asyncio.new_event_loop()
+        >>> loop.run_until_complete(rt.put(4).as_future(loop))
+        4
+        >>> loop.close()
         """
         if loop is None:
-            import asyncio
-
-            loop = asyncio.get_running_loop()
+            loop = _current_loop("as_future")
         out = loop.create_future()
         fut = self._fut()
         core = self._core
@@ -252,8 +292,12 @@ class ObjectRef(Generic[T]):
         def _set(_arg: Any, ref: ObjectRef = self) -> None:
             if out.done():
                 return
+            payload = fut.result()
+            if payload[0] == "e":  # never raised here: no runtime frames in its traceback
+                out.set_exception(ser.error_from_payload(payload))
+                return
             try:
-                out.set_result(core.load(fut.result()))
+                out.set_result(core.load(payload))
             except BaseException as exc:
                 out.set_exception(exc)
 

@@ -1,6 +1,7 @@
 """Remote functions: ``@rt.remote`` on a function, ``f.remote(*args)``, ``f.options(...)``.
 
-The function is pickled once (cloudpickle) per process and shipped once per worker, then
+The function is pickled once (cloudpickle, keeping its file name and source lines so
+remote tracebacks show them) per process and shipped once per worker, then
 cached there. Arguments go in ``.remote(...)``, options in ``.options(...)``, so they never
 collide.
 """
@@ -9,9 +10,8 @@ from __future__ import annotations
 import os
 from typing import Any, Callable, Generic, ParamSpec, TypeVar
 
-import cloudpickle
-
 from . import _context
+from . import _serialization as ser
 from ._task import Task, prep_args
 from .object_ref import ObjectRef
 
@@ -99,7 +99,7 @@ class RemoteFunction(Generic[P, R]):
 
     def _get_blob(self) -> bytes:
         if self._blob is None:
-            self._blob = cloudpickle.dumps(self._function, protocol=5)
+            self._blob = ser.pickle_dumps(self._function)
         return self._blob
 
     def options(self, **options: Any) -> RemoteFunction[P, R]:

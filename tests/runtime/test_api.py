@@ -229,7 +229,7 @@ def test_runtime_imports_nothing_of_the_stream_graph():
     import ast
     import sys
     pkg = os.path.join(ROOT, "streamz_core", "runtime")
-    allowed_third_party = {"cloudpickle", "zict", "numpy"}
+    allowed_third_party = {"cloudpickle", "numpy"}
     for name in sorted(os.listdir(pkg)):
         if not name.endswith(".py"):
             continue
@@ -261,3 +261,39 @@ def test_statistics_count_unexpected_worker_deaths(runtime, wait_for):
     os.kill(rt.get(pid.remote()), signal.SIGKILL)
     wait_for(lambda: rt.statistics().worker_crashes == before + 1)
     assert rt.get(pid.remote(), timeout=10) > 0
+
+
+@pytest.mark.parametrize("timeout", ["1s", [1], True], ids=repr)
+def test_get_and_wait_reject_a_timeout_that_is_not_a_number(runtime, timeout):
+    # issue 7, 6c: rt.get(timeout="1s") used to fail deep inside with
+    # "'>' not supported between instances of 'str' and 'float'".
+    @rt.remote
+    def slow():
+        import time
+
+        time.sleep(0.2)
+        return 1
+
+    ref = slow.remote()
+    for call, name in ((lambda: rt.get(ref, timeout=timeout), "get"),
+                       (lambda: rt.get([ref], timeout=timeout), "get"),
+                       (lambda: rt.wait([ref], timeout=timeout), "wait")):
+        with pytest.raises(TypeError) as info:
+            call()
+        message = str(info.value)
+        assert f"rt.{name}(timeout={timeout!r})" in message and "None" in message
+    assert rt.get(ref, timeout=30) == 1
+
+
+def test_get_and_wait_take_timeouts_of_any_real_number_type(runtime):
+    import decimal
+    import fractions
+
+    import numpy
+
+    ref = rt.put(1)
+    for timeout in (numpy.float64(5), fractions.Fraction(5), decimal.Decimal(5), float("inf"), 0):
+        assert rt.get(ref, timeout=timeout) == 1
+        assert rt.wait([ref], timeout=timeout) == ([ref], [])
+    with pytest.raises(ValueError, match=r"rt.get\(timeout=-1\).*>= 0"):
+        rt.get(ref, timeout=-1)

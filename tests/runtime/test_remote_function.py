@@ -88,6 +88,8 @@ def test_remote_exception_keeps_class_and_remote_traceback(runtime):
     cause = info.value.__cause__
     assert isinstance(cause, RemoteTraceback)
     assert "in fail" in cause.tb and "CustomError: boom" in cause.tb
+    # the real file and source line, whatever cloudpickle names pickled code
+    assert f'File "{__file__}", line' in cause.tb and "<dynamic-code>" not in cause.tb
     text = "".join(traceback.format_exception(info.value))
     assert "raise CustomError(msg)" in text
 
