@@ -12,6 +12,12 @@ more elements per second; if a worker dies, the batch is sent again to a new act
 ``mode="tasks"`` makes each batch a Dask task: the scheduler places, retries and shows
 every batch on the dashboard's task stream, at the task round-trip cost.
 
+Every call of a batch is pickled here, one by one, before it is sent (and every result
+on the worker before it comes back): an element that cannot be pickled fails alone with
+:class:`~streamz_core.executor.NotSerializableError`, instead of Dask failing (or
+hanging) the whole batch. When the client closes with calls in flight, they all fail
+with one :class:`~streamz_core.executor.ExecutorClosedError` that says how many.
+
 Threading rules: ``submit``/``scatter``/``gather`` run on the stream's loop. When that
 loop is not the client's (a synchronous client runs its own loop thread), awaiting a
 Dask future is bridged onto the client's loop.
@@ -20,10 +26,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import pickle
+import traceback
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
-from streamz_core.executor import LocalValue
+import cloudpickle
+
+from streamz_core.executor import ExecutorClosedError, LocalValue, NotSerializableError
 from streamz_core.loop import parse_interval
 
 __all__ = ["DaskExecutor"]
@@ -59,13 +70,94 @@ class _Failed:
         self.exception = exception
 
 
+class _Unsent:
+    """Stands for a call that could not be pickled here; its failure is kept here."""
+
+    __slots__ = ()
+
+
+def _short(x: Any, limit: int = 120) -> str:
+    try:
+        text = repr(x)
+    except Exception:  # noqa: BLE001 - a broken __repr__ must not hide the real error
+        text = f"<{type(x).__name__} object>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _dumps(obj: Any) -> bytes:
+    """Pickle ``obj`` as Dask would: by reference where that works, else by value
+    (lambdas, functions of ``__main__``, which the workers cannot import)."""
+    try:
+        blob = pickle.dumps(obj, protocol=5)
+    except Exception:  # noqa: BLE001 - pickling can raise anything; cloudpickle may still do it
+        return cloudpickle.dumps(obj, protocol=5)
+    return cloudpickle.dumps(obj, protocol=5) if b"__main__" in blob else blob
+
+
+def _pack_calls(calls: list[tuple[Any, tuple[Any, ...], dict[str, Any]]]) -> tuple[Any, dict[int, Exception]]:
+    """Pickle a batch call by call; return it and the failures of calls that did not pickle.
+
+    Each function is pickled once per batch (``map(f)`` gives every call the same one).
+    """
+    func_index: dict[int, int] = {}
+    func_blobs: list[Any] = []
+    failures: dict[int, Exception] = {}
+    blobs: list[Any] = []
+    for i, (func, args, kwargs) in enumerate(calls):
+        fi = func_index.get(id(func))
+        if fi is None:
+            fi = func_index[id(func)] = len(func_blobs)
+            try:
+                func_blobs.append(_dumps(func))
+            except Exception as exc:  # noqa: BLE001 - pickling can raise anything
+                func_blobs.append(NotSerializableError(
+                    f"cannot pickle the function {_short(func)} to send it to the Dask workers: {exc}; "
+                    "define it at module level, or make what it uses picklable"
+                ))
+        if isinstance(func_blobs[fi], Exception):
+            failures[i] = func_blobs[fi]
+            blobs.append(_Unsent())
+            continue
+        try:
+            blobs.append(_dumps((fi, args, kwargs)))
+        except Exception as exc:  # noqa: BLE001
+            values = [v for v in (*args, *kwargs.values()) if not isinstance(v, (_Here, _Dep))]
+            shown = _short(values[0]) if len(values) == 1 else _short(tuple(values))
+            failures[i] = NotSerializableError(
+                f"cannot pickle the element {shown} to send it to the Dask workers: {exc}; "
+                "send something picklable (convert it first with a map() before scatter())"
+            )
+            blobs.append(_Unsent())
+    return ([b if isinstance(b, bytes) else None for b in func_blobs], blobs), failures
+
+
+def _pack_result(value: Any) -> bytes:
+    """Pickle one outcome on the worker; one that does not pickle becomes its own failure."""
+    try:
+        return _dumps(value)
+    except Exception as exc:  # noqa: BLE001
+        if isinstance(value, _Failed):  # an exception that does not pickle: send its text
+            text = "".join(traceback.format_exception(value.exception))
+            return _dumps(_Failed(RuntimeError(f"remote exception (not picklable): {text}")))
+        return _dumps(_Failed(NotSerializableError(
+            f"cannot pickle the result {_short(value)} to bring it back from the Dask worker: {exc}"
+        )))
+
+
+def _unpack_result(blob: Any) -> Any:
+    try:
+        return pickle.loads(blob)
+    except Exception as exc:  # noqa: BLE001 - e.g. a class this process cannot import
+        return _Failed(exc)
+
+
 def _value(arg: Any, results: list[Any], deps: list[list[Any]]) -> Any:
     if isinstance(arg, _Failed):  # an argument whose own call failed: fail the same way
         raise arg.exception
     if isinstance(arg, _Here):
         out = results[arg.index]
     elif isinstance(arg, _Dep):
-        out = deps[arg.dep][arg.index]
+        out = _unpack_result(deps[arg.dep][arg.index])
     else:
         return arg
     if isinstance(out, _Failed):
@@ -73,17 +165,31 @@ def _value(arg: Any, results: list[Any], deps: list[list[Any]]) -> Any:
     return out
 
 
-def _run_batch(calls: list[tuple[Any, tuple[Any, ...], dict[str, Any]]], deps: list[list[Any]]) -> list[Any]:
-    """Run on a Dask worker: every call in order, each outcome kept apart."""
-    results: list[Any] = []
-    for func, args, kwargs in calls:
+def _run_batch(packed: Any, deps: list[list[Any]]) -> list[bytes]:
+    """Run on a Dask worker: every call in order, each outcome kept apart and pickled."""
+    func_blobs, blobs = packed
+    funcs: list[Any] = []
+    for blob in func_blobs:
         try:
+            funcs.append(None if blob is None else pickle.loads(blob))
+        except Exception as exc:  # noqa: BLE001 - e.g. a module missing on the worker
+            funcs.append(_Failed(exc))
+    results: list[Any] = []
+    for blob in blobs:
+        if isinstance(blob, _Unsent):  # failed before sending; the driver keeps its error
+            results.append(_Failed(NotSerializableError("the input of this call could not be pickled")))
+            continue
+        try:
+            fi, args, kwargs = pickle.loads(blob)
+            func = funcs[fi]
+            if isinstance(func, _Failed):
+                raise func.exception
             a = [_value(v, results, deps) for v in args]
             kw = {k: _value(v, results, deps) for k, v in kwargs.items()}
             results.append(func(*a, **kw))
         except Exception as exc:
             results.append(_Failed(exc))
-    return results
+    return [_pack_result(r) for r in results]
 
 
 def _split_points(calls: list[Any], n: int) -> list[int]:
@@ -119,25 +225,33 @@ def _split_points(calls: list[Any], n: int) -> list[int]:
 class _BatchRunner:
     """The actor on a worker that runs batches sent to it directly (``mode="actors"``)."""
 
-    def run(self, calls: list[tuple[Any, tuple[Any, ...], dict[str, Any]]]) -> list[Any]:
-        return _run_batch(calls, [])
+    def run(self, packed: Any) -> list[bytes]:
+        return _run_batch(packed, [])
 
 
 class _Batch:
     """One Dask task holding several calls; its results are fetched once, eagerly."""
 
-    __slots__ = ("future", "result", "refs_left")
+    __slots__ = ("future", "result", "refs_left", "failures")
 
-    def __init__(self, future: Any):
+    def __init__(self, future: Any, failures: dict[int, Exception] | None = None):
         self.future = future
         self.result: asyncio.Future[list[Any]] | None = None
         self.refs_left = 0
+        self.failures = failures or {}  # calls that failed here, before sending
+
+    def outcomes(self, blobs: list[Any]) -> list[Any]:
+        """The batch's results as values or ``_Failed``, with the failures kept here."""
+        out = [_unpack_result(b) for b in blobs]
+        for i, exc in self.failures.items():
+            out[i] = _Failed(exc)
+        return out
 
 
 class DaskRef:
     """A stream element's result: call ``index`` of a batch (``batch`` is None until sent)."""
 
-    __slots__ = ("batch", "index")
+    __slots__ = ("batch", "index", "__weakref__")
 
     def __init__(self, index: int):
         self.batch: _Batch | None = None
@@ -225,6 +339,12 @@ class DaskExecutor:
         self._flush_scheduled = False
         self._in_flight = 0
         self._closed = False
+        self._unfinished = 0  # calls submitted and not back yet
+        self._closed_error: ExecutorClosedError | None = None
+        self._dashboard_link: str | None = None
+        # A synchronous client runs (and, closing, stops) the loop our graph runs on.
+        # Read here: on the client's own thread, Client.asynchronous is always True.
+        self._client_owns_loop = not client.asynchronous
         link = self.dashboard_link
         if link:
             logger.info("Dask dashboard: %s", link)
@@ -236,11 +356,19 @@ class DaskExecutor:
 
     @property
     def dashboard_link(self) -> str | None:
-        """The address of the Dask dashboard, if it runs."""
-        try:
-            return self.client.dashboard_link
-        except Exception:  # noqa: BLE001 - no dashboard (bokeh missing or disabled)
-            return None
+        """The address of the Dask dashboard, if it runs, as it opens from this machine.
+
+        Dask builds its link from the scheduler's host address, but a local cluster's
+        dashboard may listen on another address (``dashboard_address="127.0.0.1:0"``
+        listens on loopback only): then the link names the address it listens on.
+        """
+        if self._dashboard_link is None:
+            try:
+                link = self.client.dashboard_link
+            except Exception:  # noqa: BLE001 - no dashboard (bokeh missing or disabled)
+                return None
+            self._dashboard_link = _where_it_listens(self.client, link) if link else None
+        return self._dashboard_link
 
     def __repr__(self) -> str:
         return f"<DaskExecutor {self.client!r} dashboard={self.dashboard_link}>"
@@ -253,8 +381,12 @@ class DaskExecutor:
         return LocalValue(value)  # travels with the task that uses it: no round trip
 
     def submit(self, func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> DaskRef:
+        if self._closed or self._client_closed():
+            what = "this executor was closed" if self._closed else f"the Dask client {self.client!r} is closed"
+            raise ExecutorClosedError(f"{what}: it cannot take more work; make a new client and stream")
         ref = DaskRef(len(self._calls))
         self._calls.append((func, args, kwargs, ref))
+        self._unfinished += 1
         if len(self._calls) >= self.max_batch_size:
             self._flush(force=True)
         elif not self._flush_scheduled:
@@ -278,7 +410,10 @@ class DaskExecutor:
         """
         self._flush_scheduled = False
         calls = self._calls
-        if not calls or self._closed:
+        if not calls:
+            return
+        if self._closed or self._client_closed():
+            self._fail_waiting_calls()
             return
         free = self.max_batches_in_flight - self._in_flight
         if free <= 0 and not force:
@@ -300,12 +435,13 @@ class DaskExecutor:
                 a = tuple(self._arg(v, start, deps) for v in args)
                 kw = {k: self._arg(v, start, deps) for k, v in kwargs.items()}
                 encoded.append((func, a, kw))
+            packed, failures = _pack_calls(encoded)
             if self.mode == "actors":
-                batch = _Batch(None)
-                batch.result = asyncio.ensure_future(self._run_on_actor(encoded))
+                batch = _Batch(None, failures)
+                batch.result = asyncio.ensure_future(self._run_on_actor(batch, packed, len(chunk)))
             else:
-                batch = _Batch(self.client.submit(_run_batch, encoded, deps, pure=False))
-                batch.result = asyncio.ensure_future(self._fetch(batch))
+                batch = _Batch(self.client.submit(_run_batch, packed, deps, pure=False), failures)
+                batch.result = asyncio.ensure_future(self._fetch(batch, len(chunk)))
             for i, (_, _, _, ref) in enumerate(chunk):
                 ref.batch, ref.index = batch, i
             batch.refs_left = len(chunk)
@@ -351,7 +487,51 @@ class DaskExecutor:
 
         return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(there(), self.loop))
 
-    async def _run_on_actor(self, encoded: list[Any]) -> list[Any]:
+    def _client_closed(self) -> bool:
+        return self.client.status in ("closing", "closed")
+
+    def _closed_now(self) -> ExecutorClosedError:
+        """The one error for every call in flight when the client (or executor) closed."""
+        if self._closed_error is None:
+            n = self._unfinished
+            what = "the executor was closed" if self._closed and not self._client_closed() \
+                else f"the Dask client {self.client!r} closed"
+            err = self._closed_error = ExecutorClosedError(
+                f"{what} with {n} element{'s' if n != 1 else ''} in flight (sent, not back yet); "
+                "they were not processed. Keep the client open until the stream is done "
+                "(source.drain() waits for it), then close it"
+            )
+            logger.debug("%s", err)
+            try:
+                running = asyncio.get_running_loop()
+            except RuntimeError:
+                running = None
+            if running is self.loop and self._client_owns_loop and n:
+                # A synchronous client stops the loop the graph runs on when it closes, so
+                # no later emit can raise this: report it once on that loop instead.
+                running.call_exception_handler({"message": str(err), "exception": err})
+        return self._closed_error
+
+    def _fail_waiting_calls(self) -> None:
+        """Give the calls not sent yet one batch that has already failed (closed client)."""
+        calls, self._calls = self._calls, []
+        err = self._closed_now()
+        batch = _Batch(None)
+        loop = asyncio.get_running_loop()
+        batch.result = loop.create_future()
+        batch.result.set_exception(err)
+        batch.result.exception()  # retrieved by gather; do not log "never retrieved"
+        for i, (_, _, _, ref) in enumerate(calls):
+            ref.batch, ref.index = batch, i
+        batch.refs_left = len(calls)
+
+    def _batch_back(self, n_calls: int) -> None:
+        self._in_flight -= 1
+        self._unfinished -= n_calls
+        if self._calls and not self._flush_scheduled:
+            self._flush()
+
+    async def _run_on_actor(self, batch: _Batch, packed: Any, n_calls: int) -> list[Any]:
         slot = self._next_actor
         self._next_actor = (slot + 1) % len(self._actors)
         try:
@@ -367,9 +547,11 @@ class DaskExecutor:
                         if getattr(actor, "_client", self.client) is not self.client:
                             actor._client, actor._future = self.client, future
                         self._actors[slot] = actor
-                    return await self._on_client_loop(actor.run, encoded)
+                    return batch.outcomes(await self._on_client_loop(actor.run, packed))
                 except Exception as exc:  # the worker holding the actor died, or is unreachable
                     self._actors[slot] = None
+                    if self._closed or self._client_closed():
+                        raise self._closed_now() from None  # nothing was lost: it was closed
                     if attempt == self.retries:
                         exc.add_note(
                             f"the batch's worker was lost {self.retries + 1} times; "
@@ -379,23 +561,26 @@ class DaskExecutor:
                     logger.warning("Dask worker lost (%r); sending the batch again", exc)
             raise AssertionError("unreachable")
         finally:
-            self._in_flight -= 1
-            if self._calls and not self._flush_scheduled:
-                self._flush()
+            self._batch_back(n_calls)
 
-    async def _fetch(self, batch: _Batch) -> list[Any]:
+    async def _fetch(self, batch: _Batch, n_calls: int) -> list[Any]:
         try:
             # A synchronous client's futures can only be awaited on its own loop.
-            return await self._on_client_loop(_await, batch.future)
+            return batch.outcomes(await self._on_client_loop(_await, batch.future))
+        except Exception:
+            if self._closed or self._client_closed():
+                raise self._closed_now() from None
+            raise
         finally:
-            self._in_flight -= 1
-            if self._calls and not self._flush_scheduled:
-                self._flush()
+            self._batch_back(n_calls)
 
     async def gather(self, ref: Any) -> Any:
         if isinstance(ref, LocalValue):
             return ref.value
         while ref.batch is None:  # still waiting to be sent: send it now
+            if self._closed or self._client_closed():
+                self._fail_waiting_calls()
+                break
             self._flush(force=True)
             waiting = self._unfinished_dependency(self._calls) if ref.batch is None else None
             if waiting is not None:  # it reads a batch that is not back yet (actors)
@@ -414,10 +599,31 @@ class DaskExecutor:
                 ref.batch.future = None  # the last element is back: let Dask free the batch
 
     def close(self) -> None:
-        """Stop sending work and drop the batch-runner actors (the client is the user's)."""
+        """Stop sending work and drop the batch-runner actors (the client is the user's).
+
+        Calls still waiting to be sent fail with one ``ExecutorClosedError``.
+        """
         self._closed = True
         self._actors = [None] * len(self._actors)
 
 
 async def _await(future: Any) -> Any:
     return await future
+
+
+def _where_it_listens(client: Any, link: str) -> str:
+    """``link`` with the host the local scheduler's dashboard actually listens on.
+
+    Only a cluster whose scheduler runs in this process (``LocalCluster``) tells; for
+    a remote scheduler, Dask's own link is kept.
+    """
+    scheduler = getattr(getattr(client, "cluster", None), "scheduler", None)
+    server = getattr(scheduler, "http_server", None)
+    host, port = getattr(server, "address", None), getattr(server, "port", None)
+    if not host or host in ("0.0.0.0", "::") or not port:
+        return link  # listens on every interface: Dask's host answers
+    parts = urlsplit(link)
+    if parts.port != port:
+        return link  # a proxy URL (distributed.dashboard.link): leave it alone
+    shown = f"[{host}]" if ":" in host else host
+    return urlunsplit(parts._replace(netloc=f"{shown}:{port}"))

@@ -3,17 +3,27 @@
 Refs are asyncio futures on the graph's loop. A task whose arguments include refs
 waits for them on the loop, then goes to the pool with plain values, so dependent
 work never blocks a pool worker.
+
+A ``ProcessPoolExecutor`` is broken for good once one of its processes dies (kill -9,
+out of memory): every later submit raises ``BrokenProcessPool``. The ``processes``
+backend therefore replaces a broken pool it made and sends the calls that were in
+flight again (``retries`` times each), so one lost process loses no element.
 """
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
 import inspect
+import logging
 import os
-from collections.abc import Callable
+import pickle
+from collections.abc import Awaitable, Callable
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-from streamz_core.executor import LocalValue
+from streamz_core.executor import LocalValue, NotSerializableError
+
+logger = logging.getLogger("streamz_core.backends.threads")
 
 __all__ = ["ThreadExecutor", "ProcessExecutor"]
 
@@ -70,13 +80,17 @@ class ThreadExecutor:
         if not pending:
             args = tuple(a.value if isinstance(a, LocalValue) else a for a in args)
             kwargs = {k: (v.value if isinstance(v, LocalValue) else v) for k, v in kwargs.items()}
-            return asyncio.wrap_future(self.pool.submit(func, *args, **kwargs))
+            return self._start(func, args, kwargs)
         return asyncio.ensure_future(self._submit_after(func, args, kwargs))
 
+    def _start(self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """Hand one call with plain values to the pool; return an asyncio future of it."""
+        return asyncio.wrap_future(self.pool.submit(func, *args, **kwargs))
+
     async def _submit_after(self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        values = [await self.gather(a) if self.is_ref(a) else a for a in args]
+        values = tuple([await self.gather(a) if self.is_ref(a) else a for a in args])
         kw = {k: (await self.gather(v) if self.is_ref(v) else v) for k, v in kwargs.items()}
-        return await asyncio.wrap_future(self.pool.submit(func, *values, **kw))
+        return await self._start(func, values, kw)
 
     async def gather(self, ref: Any) -> Any:
         if isinstance(ref, LocalValue):
@@ -95,6 +109,11 @@ class ProcessExecutor(ThreadExecutor):
     """Run submitted work on a ``concurrent.futures.ProcessPoolExecutor``.
 
     Functions and values must pickle; the default pool size is the number of cores.
+    A function that does not pickle (a lambda, a local function) is refused at its
+    first call with :class:`~streamz_core.executor.NotSerializableError`. When a
+    worker process dies, the pool this executor made is replaced and the calls in
+    flight are sent again, up to ``retries`` times each (a call may so run twice);
+    a pool you passed in cannot be replaced, so its calls fail with a note saying so.
 
     Examples
     --------
@@ -110,7 +129,73 @@ class ProcessExecutor(ThreadExecutor):
     name = "processes"
     _pool_class = concurrent.futures.ProcessPoolExecutor
 
-    def __init__(self, max_workers: int | None = None, pool: concurrent.futures.Executor | None = None):
+    def __init__(self, max_workers: int | None = None, pool: concurrent.futures.Executor | None = None,
+                 retries: int = 3):
+        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+            raise ValueError(f"ProcessExecutor(retries={retries!r}): expected an integer >= 0")
         super().__init__(max_workers=max_workers or os.cpu_count() or 1, pool=pool)
+        self._max_workers = max_workers or os.cpu_count() or 1
+        self.retries = retries
+        self.pools_replaced = 0  # how often a broken pool was replaced
+        self._picklable: dict[Any, None] = {}
 
+    def submit(self, func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        self._check_picklable(func)
+        return super().submit(func, *args, **kwargs)
 
+    def _check_picklable(self, func: Callable[..., Any]) -> None:
+        """Refuse, at once and clearly, a function the pool could never send (it would
+        fail every element later, in the pool's feeder thread)."""
+        try:
+            if func in self._picklable:
+                return
+        except TypeError:  # unhashable callable object: check every time
+            pass
+        try:
+            pickle.dumps(func)
+        except Exception as exc:  # noqa: BLE001 - pickling can raise anything
+            raise NotSerializableError(
+                f"scatter(backend='processes'): the function {func!r} cannot be pickled, so it "
+                f"cannot be sent to a worker process ({exc}); define it at module level "
+                "(not a lambda or a local function), or use backend='threads' or 'runtime'"
+            ) from exc
+        try:
+            self._picklable[func] = None
+        except TypeError:
+            pass
+
+    def _start(self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Awaitable[Any]:
+        return asyncio.ensure_future(self._run(func, args, kwargs))
+
+    async def _run(self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        attempt = 0
+        while True:
+            pool = self.pool
+            try:
+                return await asyncio.wrap_future(pool.submit(func, *args, **kwargs))
+            except BrokenProcessPool as exc:
+                attempt += 1
+                replaced = self._replace(pool)
+                if replaced and attempt <= self.retries:
+                    continue
+                if not replaced:
+                    exc.add_note("a worker process of the pool passed to scatter(backend=pool) died, and "
+                                 "that pool cannot be used any more; pass a new pool, or let "
+                                 "scatter(backend='processes') make (and replace) its own")
+                else:
+                    exc.add_note(f"a worker process died while running this call, {attempt} times "
+                                 f"(the pool was replaced each time); raise ProcessExecutor(retries=...) "
+                                 "if that was bad luck, or find what kills it (memory? a crash in C code?)")
+                raise
+
+    def _replace(self, broken: concurrent.futures.Executor) -> bool:
+        """Put a new pool in place of ``broken`` (once, however many calls saw it break)."""
+        if not self._owns_pool:
+            return False
+        if self.pool is broken:
+            self.pool = self._pool_class(max_workers=self._max_workers)
+            self.pools_replaced += 1
+            broken.shutdown(wait=False, cancel_futures=True)
+            logger.warning("a worker process of %r died (killed, or out of memory); the pool was "
+                           "replaced and its calls in flight are sent again", self)
+        return True

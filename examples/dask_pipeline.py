@@ -18,18 +18,19 @@ def main(n=200):
     # Worker processes; the dashboard binds to loopback only.
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                       dashboard_address="127.0.0.1:0") as cluster, Client(cluster) as client:
-        print(f"Dask dashboard: {client.dashboard_link}")
         source = Stream()
-        results = (source.scatter(backend=client)   # elements travel with their task
-                         .map(slow_square)          # runs on the workers
+        remote = source.scatter(backend=client)     # elements travel with their task
+        # Not client.dashboard_link: that names the machine's network address, where a
+        # dashboard bound to 127.0.0.1 does not answer. This one opens as printed.
+        print(f"Dask dashboard: {remote.executor.dashboard_link}", flush=True)
+        results = (remote.map(slow_square)          # runs on the workers
                          .buffer(16)                # up to 16 in flight
                          .gather()                  # back here, in order
                          .sink_to_list())
         start = time.perf_counter()
         for x in range(n):
             source.emit(x)
-        while len(results) < n:
-            time.sleep(0.01)
+        source.drain()                              # every element through (or its error raised)
         elapsed = time.perf_counter() - start
         print(f"{n} elements in {elapsed:.2f}s ({n / elapsed:.0f}/s); "
               f"last: {results[-3:]}; in order: {results == [x * x for x in range(n)]}")

@@ -46,6 +46,17 @@ _NOTHING: tuple[()] = ()
 _global_sinks: set[Stream] = set()
 _NONE: Any = type(None)
 
+# A coroutine that awaits an emit with no backpressure gets a future that is already
+# done, and awaiting that does not give the loop a turn: a producer doing nothing but
+# `await source.emit(x)` would starve timers (timed_window, rate_limit slots), IO and
+# other tasks forever. So a node that has run for _YIELD_AFTER seconds of loop time
+# without yielding hands back a future that completes on the loop's next turn instead.
+# Reading the clock costs ~0.1 us, so it is read only every _CLOCK_EVERY such emits;
+# the forced yield (a few us) then happens about once per millisecond: well under 1 %
+# of the emit cost, and timers fire at most about a millisecond late.
+_CLOCK_EVERY = 16
+_YIELD_AFTER = 0.001
+
 
 def identity(x: T) -> T:
     """Return ``x`` unchanged (the default key of several nodes).
@@ -176,6 +187,8 @@ class Stream:
     # Stream.__init__ (old custom nodes) still work.
     _aloop: asyncio.AbstractEventLoop | None = None
     _done: asyncio.Future[None] | None = None
+    _until_clock = 0  # emits without backpressure left before the clock is read
+    _yield_at = 0.0  # loop time after which such an emit yields to the loop
     _dead_letters: Stream | None = None
     _catch: tuple[type[BaseException], ...] = ()
     _down: tuple[weakref.ref[Stream], ...] = ()
@@ -218,6 +231,7 @@ class Stream:
         # Executors (streamz_core.operators.parallel)
         def scatter(self, backend: Any = None, **kwargs: Any) -> Stream: ...
         def gather(self, **kwargs: Any) -> Stream: ...
+        def drain(self) -> Any: ...
         # Sinks and batches
         def sink(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Stream: ...
         def sink_to_list(self, **kwargs: Any) -> list[Any]: ...
@@ -463,8 +477,11 @@ class Stream:
 
         Without a loop the graph runs in the caller and this returns ``None``. On the
         loop's own thread (``asynchronous=True`` graphs) it returns an awaitable that
-        completes when downstream backpressure clears. From any other thread it hops
-        onto the loop and blocks until then. Exceptions reach the caller.
+        completes when downstream backpressure clears; with none, it is done at once,
+        or, about once per millisecond of emitting, on the loop's next turn, so that a
+        coroutine that only awaits ``emit`` still lets timers and IO run. From any
+        other thread it hops onto the loop and blocks until then. Exceptions reach
+        the caller.
 
         Examples
         --------
@@ -490,6 +507,13 @@ class Stream:
         if _get_running_loop() is aloop:
             result = self._emit(x, metadata)
             if not result:
+                left = self._until_clock
+                if left:
+                    self._until_clock = left - 1
+                else:
+                    turn = self._loop_turn(aloop)
+                    if turn is not None:
+                        return turn
                 done = self._done
                 if done is None:
                     done = self._done = aloop.create_future()
@@ -518,6 +542,19 @@ class Stream:
             return asyncio.wrap_future(cf) if _get_running_loop() is not None else cf
         call_blocking(aloop, lambda: self._emit_gathered(x, metadata))
         return None
+
+    def _loop_turn(self, aloop: asyncio.AbstractEventLoop) -> asyncio.Future[None] | None:
+        """A future done on the loop's next turn if this node has kept the loop busy
+        for ``_YIELD_AFTER`` seconds, else None. Called every ``_CLOCK_EVERY`` emits
+        that had no backpressure; see the note at ``_CLOCK_EVERY``."""
+        self._until_clock = _CLOCK_EVERY
+        now = aloop.time()
+        if now < self._yield_at:
+            return None
+        self._yield_at = now + _YIELD_AFTER
+        turn = aloop.create_future()
+        aloop.call_soon(_set_none, turn)
+        return turn
 
     def _emit_gathered(self, x: Any, metadata: Any) -> Any:
         result = self._emit(x, metadata)
@@ -577,6 +614,15 @@ class Stream:
             r = self._emit(x, metadata)
             if r:
                 await _gather(r)
+            else:
+                # A source in a tight loop must not starve timers either (see emit).
+                left = self._until_clock
+                if left:
+                    self._until_clock = left - 1
+                elif self._aloop is not None:
+                    turn = self._loop_turn(self._aloop)
+                    if turn is not None:
+                        await turn
         except Exception as exc:
             self._report(exc, x)
         finally:
@@ -644,6 +690,8 @@ class Stream:
         try:
             self._fail(exc, x)
         except BaseException as e:
+            if self.executor is not None and _hand_to_scatter(self, e):
+                return  # between scatter() and gather(): the next emit raises it
             loop = self._aloop or _get_running_loop()
             context = {"message": f"unhandled error in {self!r}", "exception": e}
             if loop is not None:
@@ -742,6 +790,30 @@ class Stream:
         from .graph import visualize
 
         return visualize(self, filename, **kwargs)
+
+
+def _set_none(fut: asyncio.Future[None]) -> None:
+    if not fut.done():  # the awaiting task may have been cancelled meanwhile
+        fut.set_result(None)
+
+
+def _hand_to_scatter(node: Stream, exc: BaseException) -> bool:
+    """Give a failure with no caller to the ``scatter`` nodes upstream of ``node``.
+
+    They raise it at the next emit through them (operators/parallel.py); True if any did.
+    """
+    taken, seen, todo = False, set(), [node]
+    while todo:
+        n = todo.pop()
+        hold = getattr(n, "_hold_failure", None)
+        if hold is not None:
+            taken = hold(exc) or taken
+            continue
+        for up in n.upstreams:
+            if isinstance(up, Stream) and up.executor is not None and id(up) not in seen:
+                seen.add(id(up))
+                todo.append(up)
+    return taken
 
 
 def _copy_outcome(cf: concurrent.futures.Future[Any], fut: asyncio.Future[Any]) -> None:

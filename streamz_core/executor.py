@@ -13,10 +13,21 @@ Threading rules: every method is called on the graph's event loop thread, and
 from __future__ import annotations
 
 import sys
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["Executor", "LocalValue", "available_backends", "get_executor"]
+__all__ = [
+    "Executor",
+    "ExecutorClosedError",
+    "LocalValue",
+    "NotSerializableError",
+    "available_backends",
+    "get_executor",
+    "local_value",
+    "note_origin",
+    "origin_of",
+]
 
 _GROUP = "streamz_core.backends"
 
@@ -64,6 +75,64 @@ class Executor(Protocol):
         ...
 
 
+class NotSerializableError(TypeError):
+    """An element, or the function given to a node, cannot be pickled to reach the workers.
+
+    Raised for that element alone: the others of its batch, and later ones, go on.
+
+    Examples
+    --------
+    >>> issubclass(NotSerializableError, TypeError)
+    True
+    """
+
+
+class ExecutorClosedError(RuntimeError):
+    """The executor (or the cluster client behind it) closed while elements were in flight.
+
+    One instance is raised for all of them, once, saying how many there were.
+
+    Examples
+    --------
+    >>> str(ExecutorClosedError("the Dask client closed with 3 elements in flight"))
+    'the Dask client closed with 3 elements in flight'
+    """
+
+
+# Which node submitted a ref, and with which element: lets gather() name the node and
+# the element when the remote call fails, and route the failure to that node's
+# on_exception(). Weak keys: a ref dropped on the way (slice, latest) leaves nothing.
+_origins: weakref.WeakKeyDictionary[Any, tuple[Any, Any]] = weakref.WeakKeyDictionary()
+
+
+def note_origin(ref: Any, node: Any, element: Any) -> Any:
+    """Remember that ``node`` made ``ref`` from ``element``; return ``ref``.
+
+    Refs that cannot be weakly referenced are not remembered (their failures then name
+    the nodes that may have made them).
+
+    Examples
+    --------
+    >>> import asyncio
+    >>> ref = asyncio.Future(loop=asyncio.new_event_loop())
+    >>> note_origin(ref, 'node', 3) is ref, origin_of(ref)
+    (True, ('node', 3))
+    """
+    try:
+        _origins[ref] = (node, element)
+    except TypeError:  # not weakly referenceable, or unhashable
+        pass
+    return ref
+
+
+def origin_of(ref: Any) -> tuple[Any, Any] | None:
+    """``(node, element)`` given to :func:`note_origin` for ``ref``, or ``None``."""
+    try:
+        return _origins.get(ref)
+    except TypeError:
+        return None
+
+
 class LocalValue:
     """A scattered element that has not left this process yet.
 
@@ -76,13 +145,24 @@ class LocalValue:
     3
     """
 
-    __slots__ = ("value",)
+    __slots__ = ("value", "__weakref__")
 
     def __init__(self, value: Any):
         self.value = value
 
     def __repr__(self) -> str:
         return f"LocalValue({self.value!r})"
+
+
+def local_value(x: Any) -> Any:
+    """The element itself if ``x`` is a :class:`LocalValue`, else ``x`` (for error notes).
+
+    Examples
+    --------
+    >>> local_value(LocalValue(3)), local_value(4)
+    (3, 4)
+    """
+    return x.value if isinstance(x, LocalValue) else x
 
 
 def _entry_points() -> dict[str, Any]:

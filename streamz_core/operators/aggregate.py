@@ -6,6 +6,7 @@ from operator import getitem
 from typing import Any
 
 from ..core import Stream, _gather, identity, no_default
+from ..executor import local_value, note_origin
 from ..loop import parse_interval
 from ._util import KeyedBuffer, check_callable, check_positive_int, flat_metadata, get_key
 
@@ -67,8 +68,9 @@ class accumulate(Stream):
             else:
                 state = result = ref
         except Exception as exc:
-            return self._fail(exc, x, metadata)
-        self.state = state
+            return self._fail(exc, local_value(x), metadata)
+        self.state = note_origin(state, self, x)
+        result = note_origin(result, self, x)  # for gather's error note
         return self._emit((state, result) if self.with_state else result, metadata)
 
     def update(self, x: Any, who: Any = None, metadata: Any = None) -> Any:
@@ -250,8 +252,8 @@ class sliding_window(Stream):
     def __init__(self, upstream: Stream, n: int, return_partial: bool = True, **kwargs: Any):
         self.n = check_positive_int("sliding_window", "n", n)
         self.return_partial = return_partial
-        self._buffer: deque[Any] = deque(maxlen=n)
-        self._metadata: deque[Any] = deque(maxlen=n)
+        self._buffer: deque[Any] = deque(maxlen=self.n)
+        self._metadata: deque[Any] = deque(maxlen=self.n)
         self._with_metadata = 0  # how many windowed elements carry metadata
         super().__init__(upstream, **kwargs)
 

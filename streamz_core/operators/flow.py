@@ -71,6 +71,10 @@ class buffer(Stream):
         finally:
             self._worker = None
 
+    def _in_flight(self) -> asyncio.Future[None] | None:
+        """The task still emitting queued elements, if any (awaited by ``drain``)."""
+        return self._worker
+
     def statistics(self) -> dict[str, int]:
         """How many elements wait, and the limit."""
         return {"queued": len(self._queue), "maxsize": self.n}

@@ -5,6 +5,7 @@ import asyncio
 from typing import Any
 
 from ..core import Stream
+from ..executor import local_value, note_origin
 from ._util import bind_user_function
 
 __all__ = ["map", "starmap", "pluck", "flatten", "concat"]
@@ -76,8 +77,8 @@ class map(_AwaitingNode):
         try:
             ref = self.executor.submit(self.func, x, *self.args, **self.kwargs)
         except Exception as exc:
-            return self._fail(exc, x, metadata)
-        return self._emit(ref, metadata)
+            return self._fail(exc, local_value(x), metadata)
+        return self._emit(note_origin(ref, self, x), metadata)  # for gather's error note
 
     def _update_async(self, x: Any, who: Any = None, metadata: Any = None) -> Any:
         try:
@@ -132,8 +133,8 @@ class starmap(_AwaitingNode):
         try:
             ref = self.executor.submit(_star, self.func, x, self.args, self.kwargs)
         except Exception as exc:
-            return self._fail(exc, x, metadata)
-        return self._emit(ref, metadata)
+            return self._fail(exc, local_value(x), metadata)
+        return self._emit(note_origin(ref, self, x), metadata)
 
     def update(self, x: Any, who: Any = None, metadata: Any = None) -> Any:
         try:

@@ -2,8 +2,10 @@
 
 ``check_executor(factory)`` builds executors with ``factory()`` and checks the
 protocol of :mod:`streamz_core.executor`: submit, scatter, refs as arguments,
-gather, errors keeping their class, many tasks in flight, and a whole
-``scatter → map → buffer → gather`` pipeline delivering every element once, in order.
+gather, errors keeping their class, many tasks in flight, a whole
+``scatter → map → buffer → gather`` pipeline delivering every element once, in order,
+and a remote failure in that pipeline reaching the emitter (``drain``) or the map's
+error route, never only the log.
 The functions it submits live in this module, so process backends can pickle them.
 """
 from __future__ import annotations
@@ -30,6 +32,12 @@ def _add(x: int, y: int = 0) -> int:
 
 def _fail(x: Any) -> Any:
     raise ConformanceError(f"bad element {x!r}")
+
+
+def _fail_on_3(x: int) -> int:
+    if x == 3:
+        raise ConformanceError(f"bad element {x!r}")
+    return x + 1
 
 
 async def _check_protocol(ex: Any) -> None:
@@ -82,6 +90,48 @@ async def _check_pipeline(ex: Any, n: int) -> None:
     out.node.destroy()
 
 
+async def _check_pipeline_errors(ex: Any, n: int) -> None:
+    from streamz_core import Stream
+
+    logged: list[dict[str, Any]] = []
+    loop = asyncio.get_running_loop()
+    previous = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _, context: logged.append(context))
+    try:
+        source = Stream(asynchronous=True)
+        out = source.scatter(backend=ex).map(_fail_on_3).buffer(8).gather().sink_to_list()
+        raised: list[BaseException] = []
+        for i in range(n):
+            try:
+                await source.emit(i)
+            except ConformanceError as exc:  # a later emit may report it ...
+                raised.append(exc)
+        try:
+            await source.drain()  # ... else drain() does
+        except ConformanceError as exc:
+            raised.append(exc)
+        assert len(raised) == 1, f"a remote failure after buffer() must reach the emitter once, got {raised}"
+        note = "raised remotely in <map: _fail_on_3> while processing 3; collected by <gather>"
+        assert getattr(raised[0], "__notes__", [None])[0] == note, \
+            f"the failure must name the node and the element: {getattr(raised[0], '__notes__', None)}"
+        assert out == [i + 1 for i in range(n) if i != 3], "the other elements all arrive, in order"
+        out.node.destroy()
+
+        source = Stream(asynchronous=True)
+        mapped = source.scatter(backend=ex).map(_fail_on_3)
+        dead = mapped.on_exception(ConformanceError).sink_to_list()
+        out = mapped.buffer(8).gather().sink_to_list()
+        for i in range(n):
+            await source.emit(i)
+        await source.drain()
+        assert [d.value for d in dead] == [3], "a remote failure goes to the map's on_exception() route"
+        assert len(out) == n - 1, "the pipeline goes on after a routed failure"
+        out.node.destroy()
+    finally:
+        loop.set_exception_handler(previous)
+    assert not logged, f"remote failures must not (only) be logged: {logged}"
+
+
 def check_executor(factory: Callable[[], Any], n: int = 200) -> None:
     """Run the conformance checks against executors made by ``factory``.
 
@@ -100,6 +150,7 @@ def check_executor(factory: Callable[[], Any], n: int = 200) -> None:
             await _check_errors(ex)
             await _check_many_in_flight(ex, n)
             await _check_pipeline(ex, n)
+            await _check_pipeline_errors(ex, min(n, 50))
         finally:
             ex.close()
             ex.close()  # close() must be idempotent

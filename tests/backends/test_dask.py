@@ -1,10 +1,15 @@
 """The Dask backend against real clusters: conformance, order, faults, dashboard, seeds."""
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
+import subprocess
+import sys
+import threading
 import time
 import urllib.request
+from pathlib import Path
 
 import psutil
 
@@ -18,6 +23,7 @@ from tornado.ioloop import IOLoop  # noqa: E402
 
 from streamz_core import Stream  # noqa: E402
 from streamz_core.backends.dask import DaskExecutor  # noqa: E402
+from streamz_core.executor import ExecutorClosedError  # noqa: E402
 from streamz_core.testing import check_executor  # noqa: E402
 
 
@@ -99,12 +105,67 @@ def test_one_bad_element_fails_alone(client):
     out.node.destroy()
 
 
-def test_dashboard_link_is_shown_and_answers(client):
+def test_dashboard_link_opens_exactly_as_printed(client):
+    """The dashboard listens on 127.0.0.1 only: the link we show must name that address
+    (Dask's own link names the host's address, where nothing answers)."""
     ex = DaskExecutor(client)
-    assert ex.dashboard_link and ex.dashboard_link in repr(ex)
-    port = ex.dashboard_link.split(":")[2].split("/")[0]
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/status", timeout=30) as resp:
+    link = ex.dashboard_link
+    assert link and f"dashboard={link}>" in repr(ex)
+    assert link.startswith("http://127.0.0.1:") and link.endswith("/status")
+    with urllib.request.urlopen(link, timeout=30) as resp:  # the printed URL, untouched
         assert resp.status == 200 and b"<html" in resp.read(2000).lower()
+
+
+def test_dashboard_link_of_a_cluster_listening_everywhere_is_dasks(client):
+    with LocalCluster(n_workers=0, processes=False, dashboard_address=":0") as cluster, \
+            Client(cluster, set_as_default=False) as c:
+        ex = DaskExecutor(c)
+        assert ex.dashboard_link == c.dashboard_link  # every interface answers Dask's host
+        with urllib.request.urlopen(ex.dashboard_link, timeout=30) as resp:
+            assert resp.status == 200
+
+
+@pytest.mark.parametrize("mode", ["actors", "tasks"])
+def test_closing_the_client_in_flight_reports_once_how_many(mode, caplog):
+    c = Client(processes=False, n_workers=1, threads_per_worker=1, dashboard_address=None,
+               set_as_default=False)
+    source = Stream()
+    out = source.scatter(backend=DaskExecutor(c, mode=mode)).map(slow_inc).buffer(8).gather().sink_to_list()
+    reports = []
+    source.loop.asyncio_loop.set_exception_handler(lambda _, context: reports.append(context))
+    for i in range(8):
+        source.emit(i)
+    c.close()  # a synchronous client stops the loop the graph runs on
+    assert len(reports) == 1, reports
+    err = reports[0]["exception"]
+    assert isinstance(err, ExecutorClosedError) and reports[0]["message"] == str(err)
+    assert "closed with" in str(err) and "elements in flight" in str(err)
+    n = int(str(err).split("closed with ")[1].split()[0])
+    assert 1 <= n <= 8 and len(out) + n == 8  # every element: delivered, or counted here
+    assert not getattr(err, "__notes__", None)  # not one note per element
+    assert "worker lost" not in caplog.text  # nothing was lost: the client was closed
+
+
+@pytest.mark.parametrize("mode", ["actors", "tasks"])
+async def test_closing_an_async_client_in_flight_raises_once_to_the_emitter(mode):
+    c = await Client(processes=False, n_workers=1, threads_per_worker=1, dashboard_address=None,
+                     asynchronous=True, set_as_default=False)
+    reports = []
+    asyncio.get_running_loop().set_exception_handler(lambda _, context: reports.append(context))
+    source = Stream(asynchronous=True)
+    out = source.scatter(backend=DaskExecutor(c, mode=mode)).map(slow_inc).buffer(8).gather().sink_to_list()
+    for i in range(8):
+        await source.emit(i)
+    await c.close()
+    with pytest.raises(ExecutorClosedError, match=r"closed with \d+ elements? in flight") as info:
+        await asyncio.wait_for(source.drain(), 30)
+    n = int(str(info.value).split("closed with ")[1].split()[0])
+    assert len(out) + n == 8 and info.value.__notes__ == [
+        "raised by drain(): it happened after its emit into <scatter> had returned"]
+    await source.drain()  # raised once
+    assert reports == []
+    with pytest.raises(ExecutorClosedError, match="is closed: it cannot take more work"):
+        await source.emit(9)
 
 
 def test_dask_backend_without_client_says_how_to_make_one(monkeypatch):
@@ -192,3 +253,52 @@ def test_worker_killed_mid_stream_loses_nothing():
         assert wait_for(out, n, timeout=240) == [i + 1 for i in range(n)]
         assert not victim.is_running() or victim.status() == psutil.STATUS_ZOMBIE
         out.node.destroy()
+
+
+def one(x):
+    return 1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["actors", "tasks"])
+def test_unpicklable_element_fails_alone_on_worker_processes(mode):
+    """A threading.Lock among the elements: it fails alone, naming the node and the
+    element; the rest of its batch and the later elements arrive (it used to hang)."""
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster, Client(cluster, set_as_default=False) as c:
+        lock = threading.Lock()
+        source = Stream()
+        out = source.scatter(backend=DaskExecutor(c, mode=mode)).map(one).buffer(8).gather().sink_to_list()
+        raised = []
+        for x in [0, 1, lock, *range(3, 40)]:
+            try:
+                source.emit(x)
+            except TypeError as exc:
+                raised.append(exc)
+        try:
+            source.drain()
+        except TypeError as exc:
+            raised.append(exc)
+        assert len(raised) == 1 and "cannot pickle the element" in str(raised[0]) and repr(lock) in str(raised[0])
+        assert raised[0].__notes__[0] == (
+            f"raised remotely in <map: one> while processing {lock!r}; collected by <gather>")
+        assert out == [1] * 39
+        out.node.destroy()
+
+
+@pytest.mark.slow
+def test_dashboard_link_printed_by_the_example_opens():
+    """examples/dask_pipeline.py prints the dashboard link: open it as printed, while
+    the example runs (real worker processes, the dashboard on 127.0.0.1)."""
+    example = Path(__file__).resolve().parents[2] / "examples" / "dask_pipeline.py"
+    proc = subprocess.Popen([sys.executable, str(example)], stdout=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline().strip()
+        assert line.startswith("Dask dashboard: http://127.0.0.1:"), line
+        with urllib.request.urlopen(line.split(": ", 1)[1], timeout=30) as resp:
+            assert resp.status == 200
+        rest = proc.stdout.read()
+        assert proc.wait(timeout=120) == 0 and "in order: True" in rest
+    finally:
+        proc.kill()
+        proc.wait()

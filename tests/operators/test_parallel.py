@@ -99,7 +99,7 @@ async def test_remote_exception_reaches_caller_with_its_class(ex):
     source.scatter(backend=ex).map(boom).gather().sink_to_list()
     with pytest.raises(KeyError, match="no 1") as info:
         await source.emit(1)
-    assert info.value.__notes__ == ["raised remotely in <map: boom>; collected by <gather>"]
+    assert info.value.__notes__ == ["raised remotely in <map: boom> while processing 1; collected by <gather>"]
 
 
 def test_remote_exception_reaches_blocking_caller(ex):
@@ -172,3 +172,74 @@ def test_backend_options_reach_the_backend():
     node = Stream().scatter(backend="threads", max_workers=3)
     assert node.executor.pool._max_workers == 3
     node.executor.close()
+
+
+def fail_odd(x):
+    if x % 2:
+        raise KeyError(f"odd {x}")
+    return x
+
+
+def test_drain_raises_every_failure_after_a_buffer_at_once(ex):
+    source = Stream()
+    out = source.scatter(backend=ex).map(fail_odd).buffer(8).gather().sink_to_list()
+    raised = []
+    for x in range(6):
+        try:
+            source.emit(x)
+        except KeyError as exc:  # a later emit may already report one
+            raised.append(exc)
+    try:
+        source.drain()
+    except* KeyError as group:
+        raised.extend(group.exceptions)
+    assert sorted(str(e) for e in raised) == ["'odd 1'", "'odd 3'", "'odd 5'"]  # each once
+    assert out == [0, 2, 4]
+    source.drain()  # nothing left
+    out.node.destroy()
+
+
+async def test_drain_in_a_coroutine_waits_for_every_element(ex):
+    source = Stream(asynchronous=True)
+    out = source.scatter(backend=ex).map(inc).buffer(8).gather().sink_to_list()
+    for x in range(50):
+        await source.emit(x)
+    await source.drain()  # no sleeping and polling
+    assert out == [x + 1 for x in range(50)]
+    out.node.destroy()
+
+
+def test_drain_of_a_graph_that_never_ran_returns_at_once():
+    assert Stream().drain() is None
+
+
+def test_buffer_error_route_gets_a_remote_failure_the_map_does_not_route(ex):
+    source = Stream()
+    buffered = source.scatter(backend=ex).map(fail_odd).buffer(8)
+    dead = buffered.on_exception(KeyError).sink_to_list()
+    out = buffered.gather().sink_to_list()
+    for x in range(4):
+        source.emit(x)
+    source.drain()  # routed: nothing to raise
+    assert out == [0, 2] and [type(d.exception) for d in dead] == [KeyError, KeyError]
+    assert dead[0].node is buffered
+    out.node.destroy()
+
+
+def test_local_failure_after_gather_behind_a_buffer_reaches_drain(ex):
+    source = Stream()
+    out = source.scatter(backend=ex).map(inc).buffer(8).gather().map(fail_odd).sink_to_list()
+    source.emit(0)  # 0 + 1 = 1 fails locally, after gather
+    with pytest.raises(KeyError, match="odd 1") as info:
+        source.drain()
+    assert info.value.__notes__[0] == "raised in <map: fail_odd> while processing 1"
+    out.node.destroy()
+
+
+def test_remote_submit_failure_names_the_element_not_its_wrapper():
+    source = Stream()
+    out = source.scatter(backend="processes", max_workers=1).map(lambda x: x).gather().sink_to_list()
+    dead = out.node.upstream.upstream.on_exception().sink_to_list()
+    source.emit("a")
+    assert [d.value for d in dead] == ["a"]  # the element, not a LocalValue
+    out.node.destroy()
