@@ -23,6 +23,7 @@ from tornado.ioloop import IOLoop
 
 __all__ = [
     "LoopRunner",
+    "MIN_INTERVAL",
     "as_asyncio_loop",
     "as_ioloop",
     "get_background_loop",
@@ -153,7 +154,10 @@ class LoopRunner:
             return
         self._thread = None
         if loop.is_running():
-            loop.call_soon_threadsafe(loop.stop)
+            if thread is threading.current_thread():
+                loop.stop()
+            else:
+                loop.call_soon_threadsafe(loop.create_task, _wind_down(loop))
         if thread is not threading.current_thread():
             thread.join(timeout=10)
             if not loop.is_closed() and not loop.is_running():
@@ -173,6 +177,28 @@ class LoopRunner:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+async def _wind_down(loop: asyncio.AbstractEventLoop, grace: float = 1.0) -> None:
+    """Cancel the loop's other tasks, give them ``grace`` seconds to finish, then stop.
+
+    As ``asyncio.run`` does at its end: a source still polling when the script ends
+    (``from_periodic``, ``from_textfile`` ...) is cancelled and unwinds its ``finally``
+    blocks, instead of being destroyed pending at exit, which Python reports as "Task
+    was destroyed but it is pending!".
+    """
+    try:
+        me = asyncio.current_task()
+        tasks = [t for t in asyncio.all_tasks() if t is not me and not t.done()]
+        for t in tasks:
+            t.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=grace)
+        await asyncio.wait_for(loop.shutdown_asyncgens(), grace)
+    except BaseException:  # stopping must not fail: the loop stops below whatever happens
+        pass
+    finally:
+        loop.stop()
 
 
 class _DefaultSwap:
@@ -314,28 +340,56 @@ _UNITS = {
 }
 
 
+# The shortest interval any node or source accepts. Loop time is a float of seconds
+# since boot: after a year of uptime (3e7 s) one step of that float is 4e-9 s, so a
+# deadline `now + 1e-300` (or anything below a few ns) equals `now` and a periodic
+# timer fires again and again at the same instant: the busy loop seen with 1e-300.
+# And one timer callback costs a few microseconds, so no period below a microsecond
+# can be kept anyway. 1 us (the finest unit "us" the strings take) leaves both margins.
+MIN_INTERVAL = 1e-6
+
+
+def _real_seconds(value: Any) -> float | None:
+    """``value`` as a float if it is a real number (not a bool), else None."""
+    import decimal
+    import numbers
+
+    if isinstance(value, bool) or type(value).__name__ == "bool_":  # numpy.bool_ too
+        return None
+    if isinstance(value, (numbers.Real, decimal.Decimal)):  # numpy, Fraction, Decimal
+        try:
+            return float(value)
+        except (TypeError, ValueError, OverflowError):
+            return None
+    return None
+
+
 def parse_interval(value: Any, where: str = "interval", allow_zero: bool = True) -> float:
     """Convert seconds, a ``timedelta`` or a string such as ``"500ms"`` to float seconds.
 
-    Raises ``ValueError`` naming ``where`` (the node and parameter) for anything else.
+    Seconds may be any real number type (``int``, ``float``, numpy numbers,
+    ``Fraction``, ``Decimal``). The result is finite and at least
+    :data:`MIN_INTERVAL` (one microsecond), or zero where ``allow_zero``. Raises
+    ``ValueError`` naming ``where`` (the node and parameter) for anything else.
 
     Examples
     --------
     >>> parse_interval("500ms"), parse_interval(2), parse_interval("1.5 min")
     (0.5, 2.0, 90.0)
-    >>> import datetime
-    >>> parse_interval(datetime.timedelta(milliseconds=250))
-    0.25
+    >>> import datetime, fractions
+    >>> parse_interval(datetime.timedelta(milliseconds=250)), parse_interval(fractions.Fraction(1, 4))
+    (0.25, 0.25)
+    >>> parse_interval(float("inf"), "rate_limit(interval)")
+    Traceback (most recent call last):
+    ...
+    ValueError: rate_limit(interval)=inf: expected a finite number of seconds from 1e-06 (1 us) up, or 0, ...
     """
     import datetime
+    import math
     import re
 
-    seconds: float | None = None
-    if isinstance(value, bool):
-        seconds = None
-    elif isinstance(value, (int, float)):
-        seconds = float(value)
-    elif isinstance(value, datetime.timedelta):
+    seconds: float | None = _real_seconds(value)
+    if isinstance(value, datetime.timedelta):
         seconds = value.total_seconds()
     elif isinstance(value, str):
         match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*([a-zA-Z]*)\s*", value)
@@ -343,10 +397,13 @@ def parse_interval(value: Any, where: str = "interval", allow_zero: bool = True)
             seconds = float(match.group(1)) * _UNITS[match.group(2).lower()]
         elif match and not match.group(2):
             seconds = float(match.group(1))
-    if seconds is None or seconds != seconds or seconds < 0 or (seconds == 0 and not allow_zero):
-        need = "a positive" if not allow_zero else "a non-negative"
+    if seconds is not None and seconds == 0 and allow_zero:
+        return 0.0
+    if seconds is None or not math.isfinite(seconds) or seconds < MIN_INTERVAL:
+        zero = ", or 0," if allow_zero else ""
         raise ValueError(
-            f"{where}={value!r}: expected {need} number of seconds, a datetime.timedelta, "
-            "or a string such as '500ms', '2s' or '1min'"
+            f"{where}={value!r}: expected a finite number of seconds from {MIN_INTERVAL:g} "
+            f"(1 us) up{zero} as an int, a float or another real number, a "
+            "datetime.timedelta, or a string such as '500ms', '2s' or '1min'"
         )
     return seconds

@@ -40,10 +40,11 @@ from tornado.httpserver import HTTPServer
 from tornado.ioloop import IOLoop
 from tornado.iostream import IOStream, StreamBufferFullError, StreamClosedError
 from tornado.tcpserver import TCPServer
-from tornado.web import Application, RequestHandler
+from tornado.web import Application, RequestHandler, stream_request_body
 
 from .core import Stream, _gather
 from .loop import call_blocking
+from .operators._util import as_count
 from .sources import Source
 
 __all__ = ["from_http_server", "from_process", "from_tcp"]
@@ -502,19 +503,128 @@ class _HTTPServer(HTTPServer):
         super().handle_stream(stream, address)
 
 
+# The default largest POST body: Tornado's default, which streamz users had.
+_MAX_BODY = 100 * 2**20
+
+
+class _BodyBudget:
+    """Bytes of request bodies that may be held at once (received or in the pipeline).
+
+    A request reserves what it may hold (its Content-Length, or ``max_body_size`` for
+    a chunked body) before its body is read, and gives it back once answered. Later
+    requests wait unread, so their senders are slowed by TCP flow control instead of
+    filling memory. One request always gets through, however large the reservation.
+    """
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.held = 0
+        self._waiters: list[tuple[int, asyncio.Future[None]]] = []
+
+    async def reserve(self, n: int) -> None:
+        if self.held and self.held + n > self.limit or self._waiters:
+            fut = asyncio.get_running_loop().create_future()
+            self._waiters.append((n, fut))
+            try:
+                await fut
+            except BaseException:
+                if fut.done() and not fut.cancelled():
+                    self.held -= n  # granted just as we were cancelled: give it back
+                    self._grant()
+                else:
+                    self._waiters = [w for w in self._waiters if w[1] is not fut]
+                raise
+            return
+        self.held += n
+
+    def release(self, n: int) -> None:
+        self.held -= n
+        self._grant()
+
+    def _grant(self) -> None:
+        while self._waiters:  # in arrival order, so a large body is not starved
+            n, fut = self._waiters[0]
+            if self.held and self.held + n > self.limit:
+                return
+            self._waiters.pop(0)
+            if not fut.done():
+                self.held += n
+                fut.set_result(None)
+
+
+@stream_request_body
 class _PostHandler(RequestHandler):
+    """Streams each POST body into a list of chunks, within the source's limits."""
+
     source: from_http_server
+    _reserved = 0
+    _refused = False
 
     def initialize(self, source: from_http_server) -> None:
         self.source = source
+        self._chunks: list[bytes] = []
+        self._size = 0
+
+    async def prepare(self) -> None:
+        if self.request.method != "POST":
+            return  # answered 405 by Tornado
+        limit = self.source.max_body_size
+        length = self.request.headers.get("Content-Length")
+        try:
+            declared = int(length) if length is not None else None
+        except ValueError:
+            declared = None  # Tornado itself answers 400 for a bad Content-Length
+        connection = self.request.connection
+        if declared is not None and declared > limit:
+            # Read the body and throw it away, so the client reads the answer (413)
+            # instead of a connection reset in the middle of its upload.
+            self._refused = True
+            connection.set_max_body_size(declared)  # type: ignore[union-attr]
+            return
+        # A chunked body has no declared size: read on, refuse it once past the limit.
+        connection.set_max_body_size(2**62 if declared is None else limit)  # type: ignore[union-attr]
+        want = limit if declared is None else declared
+        await self.source._budget.reserve(want)
+        self._reserved = want
+
+    def data_received(self, chunk: bytes) -> None:
+        if self._refused:
+            return
+        self._size += len(chunk)
+        if self._size > self.source.max_body_size:
+            self._refused = True
+            self._chunks = []
+            return
+        self._chunks.append(chunk)
+
+    def on_finish(self) -> None:
+        self._give_back()
+
+    def on_connection_close(self) -> None:
+        self._chunks = []
+        self._give_back()
+
+    def _give_back(self) -> None:
+        if self._reserved:
+            reserved, self._reserved = self._reserved, 0
+            self.source._budget.release(reserved)
 
     async def post(self) -> None:
         source = self.source
+        if self._refused:
+            self.set_status(413)
+            self.write(
+                f"413 Payload Too Large: this server takes request bodies of at most "
+                f"{source.max_body_size} bytes (from_http_server(max_body_size=...)); "
+                "send smaller bodies, or raise max_body_size\n"
+            )
+            return
         if source.stopped:
             self.set_status(503)
             self.write("stopped")
             return
-        body = self.request.body
+        body = b"".join(self._chunks)
+        self._chunks = []
         try:
             r = source._emit(body)
             if r:
@@ -524,6 +634,8 @@ class _PostHandler(RequestHandler):
             self.set_status(500)
             self.write(f"{type(exc).__name__} in the pipeline")
             return
+        finally:
+            del body
         self.write("OK")
 
 
@@ -534,7 +646,15 @@ class from_http_server(_ServerSource):
     ``path`` is a regular expression matched against the whole request path. A POST
     to a matching path is emitted, and answered ``200 OK`` as soon as the pipeline has
     taken it (so a slow pipeline slows the clients down), or ``500`` if the pipeline
-    raised; other paths get ``404`` and other methods ``405``.
+    raised; other paths get ``404`` and other methods ``405``. A body larger than
+    ``max_body_size`` is read and thrown away, and answered ``413 Payload Too Large``
+    with a text body naming the limit (not a connection reset).
+
+    Memory stays bounded under concurrent uploads: bodies being received or in the
+    pipeline hold at most ``2 * max_body_size`` bytes together (a request reserves its
+    ``Content-Length``, or ``max_body_size`` if chunked, before its body is read);
+    further requests wait unread, so their senders are slowed by TCP flow control.
+    One request at a time always gets through.
 
     ``start()`` binds the port; see the module notes for when it returns in each
     mode. ``stop()`` closes the server and every open connection and frees the port.
@@ -547,12 +667,16 @@ class from_http_server(_ServerSource):
     path : str
         A regular expression for the paths to accept; the default accepts all.
     server_kwargs : dict, optional
-        Passed to ``tornado.httpserver.HTTPServer`` (``max_body_size``,
-        ``ssl_options``, ``xheaders``, ``idle_connection_timeout`` ...).
+        Passed to ``tornado.httpserver.HTTPServer`` (``ssl_options``, ``xheaders``,
+        ``idle_connection_timeout``, ``body_timeout`` ...). A ``max_body_size`` given
+        here is used as ``max_body_size`` below, as streamz users may pass it.
     host : str or None
         The address to bind: ``'127.0.0.1'`` (default) accepts connections from this
         machine only; ``'0.0.0.0'`` from every IPv4 interface; ``None`` or ``''``
         from every interface.
+    max_body_size : int, optional
+        The largest POST body accepted, in bytes; default 100 MiB (Tornado's default).
+        Larger bodies are answered ``413``.
     **kwargs
         Passed to :class:`Source`: ``start``, ``asynchronous``, ``loop``,
         ``stream_name``.
@@ -578,7 +702,7 @@ class from_http_server(_ServerSource):
     """
 
     def __init__(self, port: int, path: str = "/.*", server_kwargs: dict[str, Any] | None = None,
-                 host: str | None = "127.0.0.1", **kwargs: Any):
+                 host: str | None = "127.0.0.1", max_body_size: int | None = None, **kwargs: Any):
         port = _check_port(port, "from_http_server")
         host = _check_host(host, "from_http_server")
         if not isinstance(path, str):
@@ -595,6 +719,23 @@ class from_http_server(_ServerSource):
             ) from None
         self.path = path
         skw = _check_kwargs(server_kwargs, HTTPServer.initialize, "from_http_server(server_kwargs)", skip=2)
+        from_server_kwargs = skw.pop("max_body_size", None)  # each request sets its own
+        if max_body_size is None:
+            max_body_size = _MAX_BODY if from_server_kwargs is None else from_server_kwargs
+        elif from_server_kwargs is not None and from_server_kwargs != max_body_size:
+            raise ValueError(
+                f"from_http_server(max_body_size={max_body_size!r}, server_kwargs="
+                f"{{'max_body_size': {from_server_kwargs!r}}}): two different limits; "
+                "pass max_body_size only"
+            )
+        size = as_count(max_body_size)
+        if size is None or size < 1:
+            raise ValueError(
+                f"from_http_server(max_body_size={max_body_size!r}): expected the largest "
+                "body to accept, in bytes, as an int >= 1, such as 10 * 2**20 for 10 MiB"
+            )
+        self.max_body_size = size
+        self._budget = _BodyBudget(2 * size)
         super().__init__(port, host, skw, **kwargs)
 
     def _make_server(self) -> TCPServer:
@@ -640,6 +781,35 @@ _NO_TEXT = ("text", "universal_newlines", "encoding", "errors")
 # Processes still running, terminated at interpreter exit: the background loop
 # thread is a daemon and dies without running their sources' stop().
 _live_processes: weakref.WeakSet[from_process] = weakref.WeakSet()
+
+
+def _die_with_parent(user_preexec: Callable[[], Any] | None) -> Callable[[], None] | None:
+    """A ``preexec_fn`` that makes the child get SIGTERM when this process dies (Linux).
+
+    Covers what atexit cannot: the driver killed by SIGTERM or ``kill -9``. The kernel
+    sends it when the thread that started the child ends; that is the loop's thread,
+    and a loop that goes away ends the process anyway. ``user_preexec`` runs after it.
+    """
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return user_preexec
+    try:
+        import ctypes
+
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (ImportError, OSError, AttributeError):
+        return user_preexec
+    parent = os.getpid()
+
+    def preexec() -> None:
+        prctl(1, int(signal.SIGTERM), 0, 0, 0)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # this process died before the line above
+            os._exit(0)
+        if user_preexec is not None:
+            user_preexec()
+
+    return preexec
 
 
 @atexit.register
@@ -809,6 +979,7 @@ class from_process(_OwnerSource):
         okw = dict(self.open_kwargs)
         okw["stderr"] = subprocess.STDOUT if self.with_stderr else okw.get("stderr")
         okw.setdefault("stdin", None)  # inherited, as with Popen (asyncio would make a pipe)
+        okw["preexec_fn"] = _die_with_parent(okw.get("preexec_fn"))
         proto = _ProcessProtocol(loop)
         if self.shell:
             transport, _ = await loop.subprocess_shell(
@@ -863,20 +1034,26 @@ class from_process(_OwnerSource):
             self.stopped = True
 
     async def _pump(self, stdout: asyncio.StreamReader) -> None:
-        partial = b""
+        # A line longer than the reader's limit arrives in pieces: they are kept in a
+        # list and joined once, so a long line costs time linear in its length (adding
+        # each piece to a bytes object copied the whole line so far every time).
+        pieces: list[bytes] = []
+        pending = 0  # bytes in pieces
         with_end = self.with_end
         while not self.stopped:
             self._in_read = True
             try:
                 line = await stdout.readuntil(b"\n")
             except asyncio.IncompleteReadError as exc:
-                line = partial + exc.partial
+                line = b"".join(pieces) + exc.partial if pieces else exc.partial
                 if line:
                     await self._emit_async(line)
                 return
             except asyncio.LimitOverrunError as exc:
-                partial += await stdout.readexactly(exc.consumed)
-                if len(partial) > _MAX_LINE:
+                piece = await stdout.readexactly(exc.consumed)
+                pieces.append(piece)
+                pending += len(piece)
+                if pending > _MAX_LINE:
                     raise ValueError(
                         f"{self!r}: a line of output is longer than {_MAX_LINE} bytes; "
                         "make the command print shorter lines"
@@ -884,8 +1061,10 @@ class from_process(_OwnerSource):
                 continue
             finally:
                 self._in_read = False
-            if partial:
-                line, partial = partial + line, b""
+            if pieces:
+                pieces.append(line)
+                line = b"".join(pieces)
+                pieces, pending = [], 0
             if not with_end:
                 line = line[:-2] if line.endswith(b"\r\n") else line[:-1]
             await self._emit_async(line)

@@ -211,9 +211,17 @@ class from_q(Source):
 
 @Stream.register_api(staticmethod)
 class from_textfile(Source):
-    """Emit the lines of a text file as they are written (tail -f), each with its delimiter.
+    """Emit the lines of a text file as they are written, each with its delimiter.
 
-    ``from_end=True`` skips what the file already holds.
+    Given a path, it follows the file like ``tail -F`` across log rotation: when the
+    path names a new file (rename and recreate) it finishes the old file and reads the
+    new one from the start; when the file shrinks below what was read (copytruncate)
+    it reads it again from the start. Rotation is noticed at the next poll after the
+    data runs out; the new file is looked for every ``poll_interval`` until it exists.
+    A last piece with no delimiter left in a rotated or truncated file is emitted as
+    it is, without a delimiter. Given an open file, it follows truncation only (it
+    cannot know which path to reopen). ``from_end=True`` skips what the file already
+    holds at start.
 
     Examples
     --------
@@ -239,7 +247,9 @@ class from_textfile(Source):
                 "that ends each record, such as '\\n' or ';'"
             )
         self.poll_interval = parse_interval(poll_interval, "from_textfile(poll_interval)", allow_zero=False)
+        self._path: str | None = None  # followed across rotation when the source opened it
         if isinstance(f, (str, os.PathLike)):
+            self._path = os.fspath(f)  # type: ignore[assignment]
             f = open(f)  # noqa: SIM115 - the source owns the file
         if not hasattr(f, "read"):
             raise TypeError(f"from_textfile(f={f!r}): expected a path or an open text file")
@@ -254,13 +264,54 @@ class from_textfile(Source):
         partial = ""
         while not self.stopped:
             chunk = self.file.read()
-            if chunk:
-                parts = (partial + chunk).split(self.delimiter)
-                partial = parts.pop()
-                for line in parts:
-                    await self._emit_async(line + self.delimiter)
-            else:
-                await asyncio.sleep(self.poll_interval)
+            if not chunk:
+                rest = self._follow_rotation()
+                if rest is None:
+                    await asyncio.sleep(self.poll_interval)
+                    continue
+                # The old content is finished: its lines, then its unterminated end.
+                for line in self._split(partial + rest):
+                    await self._emit_async(line)
+                if self._partial:
+                    await self._emit_async(self._partial)
+                partial = ""
+                continue
+            lines = self._split(partial + chunk)
+            partial = self._partial
+            for line in lines:
+                await self._emit_async(line)
+
+    _partial = ""
+
+    def _split(self, text: str) -> list[str]:
+        """The complete records of ``text``; the unterminated rest goes to ``_partial``."""
+        parts = text.split(self.delimiter)
+        self._partial = parts.pop()
+        return [p + self.delimiter for p in parts]
+
+    def _follow_rotation(self) -> str | None:
+        """At end of file: None if the file is still the one to read; else the text left
+        in the old file, with ``self.file`` now at the start of the current content."""
+        try:
+            fd = self.file.fileno()
+            opened = os.fstat(fd)
+        except (AttributeError, OSError, ValueError):  # io.StringIO, closed: nothing to follow
+            return None
+        if self._path is not None:
+            try:
+                current = os.stat(self._path)
+            except OSError:
+                return None  # renamed away and not yet recreated: look again at the next poll
+            if (current.st_ino, current.st_dev) != (opened.st_ino, opened.st_dev):
+                rest = self.file.read()  # written to the old file before it was rotated
+                old, self.file = self.file, open(self._path, encoding=self.file.encoding)  # noqa: SIM115
+                old.close()
+                return rest
+        # Same file: shorter than what was read means it was truncated (copytruncate).
+        if opened.st_size < os.lseek(fd, 0, os.SEEK_CUR):
+            self.file.seek(0)
+            return ""
+        return None
 
 
 @Stream.register_api(staticmethod)
@@ -284,6 +335,14 @@ class filenames(Source):
     """
 
     def __init__(self, path: str, poll_interval: Any = 0.100, **kwargs: Any):
+        if not isinstance(path, (str, os.PathLike)):
+            raise TypeError(
+                f"filenames(path={path!r}): expected a directory or a glob pattern as a "
+                "string, such as 'data/' or 'data/*.csv'"
+            )
+        path = os.fspath(path)
+        if isinstance(path, bytes):
+            path = os.fsdecode(path)
         if "*" not in path and os.path.isdir(path):
             path = os.path.join(path, "*")
         self.path = path

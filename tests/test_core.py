@@ -1,6 +1,7 @@
 """The Stream node: wiring, protocol, names, register_api, errors, lifetime."""
 from __future__ import annotations
 
+import asyncio
 import gc
 import weakref
 
@@ -248,3 +249,63 @@ def test_no_deprecation_warnings_on_import_and_use(recwarn):
     source.map(str).sink_to_list()
     source.emit(1)
     assert [w for w in recwarn if issubclass(w.category, DeprecationWarning)] == []
+
+
+# ------------------------------------------------ a producer that only awaits emit
+async def test_awaiting_emit_lets_timed_window_fire_for_a_tight_producer(mock_clock):
+    # issue 7, 5d: `await source.emit(x)` with no backpressure used to return a done
+    # future, so a producer that only awaited emit never gave the loop a turn: the
+    # window never fired and every element piled up in it.
+    source = Stream(asynchronous=True)
+    windows = source.timed_window(0.1).sink_to_list()
+    n = 30_000
+    for i in range(n):
+        await source.emit(i)
+        mock_clock.advance(1e-5)  # the producer's own work: 10 us of loop time per element
+    assert len(windows) >= 2, "the window never fired while the producer ran"
+    # Each window holds what 0.1 s brings (10,000 elements), plus the last millisecond
+    # before the loop's turn: memory is bounded by the window, not by the run.
+    assert max(len(w) for w in windows) <= 10_000 + 200
+    mock_clock.advance(0.2)
+    await mock_clock.wait_idle()
+    assert [x for w in windows for x in w] == list(range(n))  # nothing lost or reordered
+
+
+async def test_a_tight_source_lets_timers_fire(mock_clock):
+    # The same for a source whose elements meet no backpressure (from_iterable).
+    def produce():
+        for i in range(30_000):
+            mock_clock.advance(1e-5)
+            yield i
+
+    source = Stream.from_iterable(produce(), asynchronous=True)
+    windows = source.timed_window(0.1).sink_to_list()
+    source.start()
+    while not source.stopped:
+        await asyncio.sleep(0)
+        if len(windows) >= 2:
+            break
+    assert len(windows) >= 2, "the window never fired while the source ran"
+    assert max(len(w) for w in windows) <= 10_000 + 200
+
+
+@pytest.mark.slow
+def test_awaiting_emit_stays_bounded_on_a_real_loop():
+    # The user's situation with a real asyncio loop: a producer that only awaits emit
+    # for half a second; a window must reach the sink every 0.1 s and hold only the
+    # elements of its own 0.1 s.
+    async def main():
+        source = Stream(asynchronous=True)
+        sizes = []
+        source.timed_window(0.1).sink(lambda w: sizes.append(len(w)))
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        n = 0
+        while loop.time() - start < 0.5:
+            await source.emit(n)
+            n += 1
+        return n, sizes
+
+    n, sizes = asyncio.run(main())
+    assert len(sizes) >= 3, f"only {len(sizes)} windows in 0.5 s"
+    assert max(sizes) < n / 2, "one window held most of the run"

@@ -262,3 +262,37 @@ def test_sink_with_tornado_coroutine_gets_a_loop(background_clock):
     source.sink(write)
     source.emit(1)
     assert written == [1] and background_clock.time() == 1.0
+
+
+SCRIPT_WITH_POLLING_SOURCES = """
+import tempfile, threading, time
+from streamz_core import Stream
+path = tempfile.mkdtemp() + "/log.txt"
+open(path, "w").write("a\\n")
+ticks = Stream.from_periodic(lambda: 1, 0.01)
+lines = Stream.from_textfile(path, poll_interval=0.01)
+got = threading.Event()
+ticks.sink(lambda x: got.set())
+seen = lines.sink_to_list()
+ticks.start(); lines.start()
+got.wait(10)
+deadline = time.monotonic() + 10
+while not seen and time.monotonic() < deadline:
+    time.sleep(0.01)
+print(seen)
+"""
+
+
+def test_script_ending_while_sources_poll_exits_silently(tmp_path):
+    # The background loop cancels what still runs at exit, as asyncio.run does, so no
+    # "Task was destroyed but it is pending!" is printed after the user's output.
+    import subprocess
+    import sys
+    script = tmp_path / "polling.py"
+    script.write_text(SCRIPT_WITH_POLLING_SOURCES)
+    for _ in range(3):
+        done = subprocess.run([sys.executable, str(script)], capture_output=True,
+                              text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout == "['a\\n']\n"
+        assert done.stderr == ""

@@ -818,3 +818,124 @@ async def test_from_tcp_reports_a_chunk_larger_than_max_buffer_size():
     assert "max_buffer_size (1024)" in str(errors[0]["exception"])
     w.close()
     source.stop()
+
+
+# ------------------------------------------- from_process: long lines (issue 7, 5f)
+def _long_line_cmd(size, tail=b"end\n"):
+    code = f"import sys; sys.stdout.buffer.write(b'x' * {size} + b'\\r\\n' + {tail!r})"
+    return [PY, "-c", code]
+
+
+async def test_from_process_long_lines_arrive_whole():
+    # Lines longer than the reader's 64 KiB limit arrive in pieces and are joined.
+    for with_end, first in ((True, b"x" * 3_000_000 + b"\r\n"), (False, b"x" * 3_000_000)):
+        source = Stream.from_process(_long_line_cmd(3_000_000, b"no end"), with_end=with_end,
+                                     asynchronous=True)
+        L = source.sink_to_list()
+        source.start()
+        await asyncio.wait_for(source.wait_stopped(), TIMEOUT)
+        assert L == [first, b"no end"]
+
+
+@pytest.mark.slow
+async def test_from_process_80_mb_line_is_linear_and_does_not_stall_the_loop():
+    # An 80 MB line used to take 33.6 s (each piece copied the whole line so far) and
+    # stalled the shared loop for up to 317 ms at a time.
+    size = 80 << 20
+    source = Stream.from_process(_long_line_cmd(size), asynchronous=True)
+    sizes = []
+    source.sink(lambda line: sizes.append(len(line)))
+    longest = 0.0
+
+    async def ticker():
+        nonlocal longest
+        last = time.perf_counter()
+        while True:
+            await asyncio.sleep(0.001)
+            now = time.perf_counter()
+            longest, last = max(longest, now - last), now
+
+    watch = asyncio.ensure_future(ticker())
+    start = time.perf_counter()
+    source.start()
+    await asyncio.wait_for(source.wait_stopped(), 60)
+    elapsed = time.perf_counter() - start
+    watch.cancel()
+    assert sizes == [size + 2, 4]
+    assert elapsed < 8, f"an 80 MB line took {elapsed:.1f} s"  # ~0.4 s here; 14-34 s before
+    assert longest < 0.25, f"the loop stalled for {longest * 1000:.0f} ms"
+
+
+# ------------------------------------------- from_http_server: body limits (issue 7, 5e)
+def _post(port, body, path="/", chunked=False):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT)
+    try:
+        if chunked:
+            conn.request("POST", path, body=iter([body[i:i + 65536] for i in range(0, len(body), 65536)]),
+                         encode_chunked=True)
+        else:
+            conn.request("POST", path, body=body)
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+def test_http_oversize_body_gets_413_with_a_clear_body(chunked):
+    # An oversize body used to get a connection reset in the middle of the upload.
+    source = Stream.from_http_server(0, max_body_size=1 << 20)
+    L = source.sink_to_list()
+    source.start()
+    try:
+        status, text = _post(source.port, b"x" * (3 << 20), chunked=chunked)
+        assert status == 413
+        assert b"at most 1048576 bytes" in text and b"max_body_size" in text
+        assert _post(source.port, b"y" * (1 << 20), chunked=chunked) == (200, b"OK")  # goes on
+    finally:
+        source.stop()
+    assert L == [b"y" * (1 << 20)]
+
+
+def test_http_concurrent_uploads_hold_a_bounded_amount_of_memory():
+    # 6 x 90 MB concurrent bodies used to take RSS to 1.47 GB: every body was read
+    # whole at once. Now bodies held at once (received or in the pipeline) stay within
+    # 2 * max_body_size; the other senders wait, and every body arrives.
+    import threading
+
+    size = 900_000
+    source = Stream.from_http_server(0, max_body_size=1_000_000)
+    busy, most, got = [0], [0], []
+
+    async def slow(body):
+        busy[0] += 1
+        most[0] = max(most[0], busy[0])
+        await asyncio.sleep(0.05)
+        got.append(len(body))
+        busy[0] -= 1
+
+    source.sink(slow)
+    source.start()
+    answers = []
+    try:
+        threads = [threading.Thread(target=lambda: answers.append(_post(source.port, b"z" * size)))
+                   for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(TIMEOUT)
+    finally:
+        source.stop()
+    assert answers == [(200, b"OK")] * 6 and got == [size] * 6
+    assert most[0] <= 2, f"{most[0]} bodies of {size} bytes were held at once"
+
+
+def test_http_max_body_size_from_server_kwargs_and_bad_values():
+    source = Stream.from_http_server(0, server_kwargs={"max_body_size": 1000})
+    assert source.max_body_size == 1000
+    assert Stream.from_http_server(0).max_body_size == 100 * 2**20
+    for bad in (0, -5, "10MB", True, 2.5):
+        with pytest.raises(ValueError, match=r"from_http_server\(max_body_size="):
+            Stream.from_http_server(0, max_body_size=bad)
+    with pytest.raises(ValueError, match="two different limits"):
+        Stream.from_http_server(0, max_body_size=10, server_kwargs={"max_body_size": 20})

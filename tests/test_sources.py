@@ -381,3 +381,124 @@ def test_source_base_without_run_produces_nothing(virtual_runner):
 
     sync(virtual_runner.loop, virtual_runner.loop.wait_idle)
     assert L == [] and source.stopped
+
+
+# ------------------------------------------- from_textfile across log rotation (issue 7, 6d)
+def _append(path, text, mode="a"):
+    with open(path, mode) as f:
+        f.write(text)
+
+
+async def test_from_textfile_follows_copytruncate_rotation(loop_mode, tmp_path):
+    # logrotate's copytruncate: the file is copied away and truncated in place; the
+    # source used to stay at its old position and go silent.
+    path = tmp_path / "app.log"
+    _append(path, "a1\na2\n", "w")
+    source = Stream.from_textfile(str(path), poll_interval=0.1, **loop_mode.source_kwargs)
+    L = source.sink_to_list()
+    source.start()
+    await loop_mode.sleep(0.2)
+    (tmp_path / "app.log.1").write_text(path.read_text())
+    with open(path, "r+") as f:
+        f.truncate(0)
+    _append(path, "b1\n")
+    await loop_mode.sleep(0.3)
+    _append(path, "b2\n")
+    await loop_mode.sleep(0.2)
+    source.stop()
+    assert L == ["a1\n", "a2\n", "b1\n", "b2\n"]
+
+
+async def test_from_textfile_follows_rename_and_recreate(loop_mode, tmp_path):
+    # logrotate's default: the file is renamed and a new one created at the path.
+    # Lines written to the old file before the rename still arrive, then the new file
+    # is read from its start.
+    path = tmp_path / "app.log"
+    _append(path, "a1\n", "w")
+    source = Stream.from_textfile(path, poll_interval=0.1, **loop_mode.source_kwargs)
+    L = source.sink_to_list()
+    source.start()
+    await loop_mode.sleep(0.2)
+    _append(path, "a2\nunterminated")
+    os.rename(path, tmp_path / "app.log.1")
+    await loop_mode.sleep(0.3)  # no file at the path for a while: keep the old one
+    _append(path, "b1\nb2\n", "w")
+    await loop_mode.sleep(0.3)
+    _append(path, "b3\n")
+    os.rename(path, tmp_path / "app.log.2")
+    _append(path, "c1\n", "w")
+    await loop_mode.sleep(0.3)
+    source.stop()
+    assert L == ["a1\n", "a2\n", "unterminated", "b1\n", "b2\n", "b3\n", "c1\n"]
+
+
+async def test_from_textfile_open_file_follows_truncation(loop_mode, tmp_path):
+    path = tmp_path / "app.log"
+    _append(path, "a1\na2\n", "w")
+    with open(path) as f:
+        source = Stream.from_textfile(f, poll_interval=0.1, **loop_mode.source_kwargs)
+        L = source.sink_to_list()
+        source.start()
+        await loop_mode.sleep(0.2)
+        with open(path, "r+") as w:
+            w.truncate(0)
+        _append(path, "b\n")
+        await loop_mode.sleep(0.3)
+        source.stop()
+    assert L == ["a1\n", "a2\n", "b\n"]
+
+
+# ------------------------------------------ poll intervals and bad arguments (issue 7, 6a-6c)
+SOURCES_WITH_INTERVALS = [
+    ("from_periodic(poll_interval)", lambda p, i: Stream.from_periodic(lambda: 1, poll_interval=i)),
+    ("from_q(sleep_time)", lambda p, i: Stream.from_q(queue.Queue(), sleep_time=i)),
+    ("from_textfile(poll_interval)", lambda p, i: Stream.from_textfile(p, poll_interval=i)),
+    ("filenames(poll_interval)", lambda p, i: Stream.filenames(str(p), poll_interval=i)),
+]
+
+
+@pytest.mark.parametrize("where, build", SOURCES_WITH_INTERVALS, ids=[w for w, _ in SOURCES_WITH_INTERVALS])
+@pytest.mark.parametrize("interval", [float("inf"), 1e-300, 0], ids=["inf", "1e-300", "zero"])
+def test_sources_reject_poll_intervals_outside_the_valid_range(virtual_runner, tmp_path, where, build, interval):
+    path = tmp_path / "f.txt"
+    path.write_text("")
+    with pytest.raises(ValueError) as info:
+        build(path, interval)
+    assert where in str(info.value) and "1e-06" in str(info.value)
+
+
+@pytest.mark.parametrize("where, build", SOURCES_WITH_INTERVALS, ids=[w for w, _ in SOURCES_WITH_INTERVALS])
+def test_sources_take_poll_intervals_of_any_real_number_type(virtual_runner, tmp_path, where, build):
+    import decimal
+    import fractions
+
+    import numpy
+
+    path = tmp_path / "f.txt"
+    path.write_text("")
+    for interval in (numpy.float64(0.25), fractions.Fraction(1, 4), decimal.Decimal("0.25")):
+        node = build(path, interval)
+        seconds = next(getattr(node, a) for a in ("_poll", "sleep_time", "poll_interval") if hasattr(node, a))
+        assert seconds == 0.25 and type(seconds) is float
+
+
+async def test_from_periodic_with_a_decimal_interval_ticks_on_time(loop_mode):
+    import decimal
+
+    ticks = itertools.count()
+    source = Stream.from_periodic(lambda: next(ticks), poll_interval=decimal.Decimal("0.5"),
+                                  **loop_mode.source_kwargs)
+    out = timed(loop_mode, source)
+    source.start()
+    await loop_mode.sleep(1.2)
+    source.stop()
+    assert [t for t, _ in out] == [0.0, 0.5, 1.0]
+
+
+@pytest.mark.parametrize("path", [3, None, ["a", "b"]], ids=repr)
+def test_filenames_rejects_a_path_that_is_not_a_string(virtual_runner, path):
+    # filenames(3) used to fail with "argument of type 'int' is not iterable".
+    with pytest.raises(TypeError) as info:
+        Stream.filenames(path)
+    message = str(info.value)
+    assert f"filenames(path={path!r})" in message and "'data/*.csv'" in message

@@ -15,13 +15,42 @@ def check_callable(node: str, param: str, value: Any) -> None:
         )
 
 
+def as_count(value: Any) -> int | None:
+    """``value`` as an int if it is a real number equal to an integer, else None.
+
+    Accepts what streamz accepts as a count: ``int``, numpy integers, and any real
+    number whose value is whole (``3.0``, ``numpy.float64(3)``, ``Fraction(3)``,
+    ``Decimal(3)``). ``bool`` (and ``numpy.bool_``) is not a count.
+    """
+    import decimal
+    import numbers
+    import operator
+
+    if isinstance(value, bool) or type(value).__name__ == "bool_":
+        return None
+    try:
+        return operator.index(value)  # int, numpy integers, anything with __index__
+    except TypeError:
+        pass
+    if isinstance(value, (numbers.Real, decimal.Decimal)):
+        try:
+            whole = int(value)
+        except (ValueError, OverflowError):  # nan, inf
+            return None
+        return whole if whole == value else None
+    return None
+
+
 def check_positive_int(node: str, param: str, value: Any, minimum: int = 1) -> int:
-    """Return ``value`` if it is an int >= ``minimum``, else raise naming the node."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+    """Return ``value`` as an int if it is a whole number >= ``minimum``, else raise naming the node."""
+    count = as_count(value)
+    if count is None or count < minimum:
         raise ValueError(
-            f"{node}({param}={value!r}): expected an integer >= {minimum}"
+            f"{node}({param}={value!r}): expected a whole number >= {minimum}, such as "
+            f"{max(minimum, 3)} (an int, a numpy integer, or a real number with no "
+            "fractional part; not a bool)"
         )
-    return value
+    return count
 
 
 def bind_args(func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Callable[[Any], Any]:

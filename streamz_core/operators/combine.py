@@ -199,6 +199,15 @@ class zip_latest(Stream):
     _graphviz_shape = "triangle"
 
     def __init__(self, lossless: Stream, *upstreams: Stream, **kwargs: Any):
+        for u in upstreams:
+            if not isinstance(u, Stream):
+                # zip() takes literals, but a literal here would be "latest" forever
+                # before it ever arrives: the node would wait and never emit.
+                raise TypeError(
+                    f"zip_latest({u!r}): every argument must be a Stream whose latest "
+                    f"element joins each element of the lossless stream; to add the "
+                    f"constant {u!r} to each tuple, use .map(lambda t: (*t, {u!r})) after it"
+                )
         self.lossless = lossless
         self.last: list[Any] = [None] * (len(upstreams) + 1)
         self.metadata: list[Any] = [None] * (len(upstreams) + 1)

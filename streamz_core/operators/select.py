@@ -99,7 +99,7 @@ class unique(Stream):
     def __init__(self, upstream: Stream, maxsize: int | None = None, key: Any = identity,
                  hashable: bool = True, **kwargs: Any):
         if maxsize is not None:
-            check_positive_int("unique", "maxsize", maxsize)
+            maxsize = check_positive_int("unique", "maxsize", maxsize)
         self.maxsize = maxsize
         self.key = get_key(key)
         self.hashable = hashable
@@ -149,9 +149,12 @@ class slice(Stream):
 
     def __init__(self, upstream: Stream, start: int | None = None, end: int | None = None,
                  step: int | None = None, **kwargs: Any):
-        for name, value in (("start", start), ("end", end), ("step", step)):
-            if value is not None:
-                check_positive_int("slice", name, value, minimum=1 if name == "step" else 0)
+        if start is not None:
+            start = check_positive_int("slice", "start", start, minimum=0)
+        if end is not None:
+            end = check_positive_int("slice", "end", end, minimum=0)
+        if step is not None:
+            step = check_positive_int("slice", "step", step)
         self.star = start or 0
         self.end = end
         self.step = step or 1

@@ -404,3 +404,38 @@ async def test_partition_timeout_flush_error_goes_to_loop_exception_handler(loop
     await loop_mode.sleep(1)
     assert L == [1.0]
     assert len(errors) == 1 and isinstance(errors[0]["exception"], ZeroDivisionError)
+
+
+# ---------------------------------------------- counts of any integer type (issue 7, 6b)
+def _three_of_each_type():
+    import decimal
+    import fractions
+
+    import numpy
+
+    return [numpy.int64(3), numpy.uint8(3), fractions.Fraction(3), decimal.Decimal(3), 3.0,
+            numpy.float64(3.0)]
+
+
+@pytest.mark.parametrize("n", _three_of_each_type(), ids=lambda v: type(v).__name__)
+def test_counts_take_any_real_number_equal_to_an_int(n):
+    # streamz accepts numpy integers, Fraction(3), Decimal(3) and 3.0 as counts.
+    source = Stream()
+    parts = source.partition(n).sink_to_list()
+    windows = source.sliding_window(n, return_partial=False).sink_to_list()
+    uniques = source.partition_unique(n).sink_to_list()
+    for x in range(6):
+        source.emit(x)
+    assert parts == [(0, 1, 2), (3, 4, 5)]
+    assert windows == [(0, 1, 2), (1, 2, 3), (2, 3, 4), (3, 4, 5)]
+    assert uniques == [(0, 1, 2), (3, 4, 5)]
+    assert type(source.partition(n).n) is int
+
+
+@pytest.mark.parametrize("n", [True, 2.5, "3", float("nan"), float("inf")], ids=repr)
+def test_counts_reject_bools_fractions_and_strings(n):
+    for build in (lambda s: s.partition(n), lambda s: s.sliding_window(n),
+                  lambda s: s.partition_unique(n)):
+        with pytest.raises(ValueError, match="expected a whole number >= 1") as info:
+            build(Stream())
+        assert repr(n) in str(info.value)

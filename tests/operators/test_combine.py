@@ -309,3 +309,21 @@ async def test_combine_latest_disconnect_drops_upstream_and_releases_its_value(m
     assert tracker.done == ["b"]
     await mode.emit(a, 3)
     assert L == [(1, 2), (3,)]
+
+
+def test_zip_latest_rejects_a_non_stream_argument_at_the_call():
+    # issue 7, 6c: zip_latest(3) used to be accepted and then never emitted.
+    a = Stream()
+    with pytest.raises(TypeError) as info:
+        a.zip_latest(3)
+    message = str(info.value)
+    assert "zip_latest(3)" in message and "Stream" in message and ".map(" in message
+    assert not list(a.downstreams)  # nothing half-built is left attached
+
+
+def test_zip_takes_maxsize_of_any_integer_type():
+    import numpy
+
+    a, b = Stream(), Stream()
+    node = a.zip(b, maxsize=numpy.int64(4))
+    assert node.maxsize == 4 and type(node.maxsize) is int

@@ -198,3 +198,27 @@ async def test_unique_on_exception_routes_dead_letter(mode):
     L = node.sink_to_list()
     await mode.emit_all(source, [{"id": 1}, {}, {"id": 1}, {"id": 2}])
     assert L == [{"id": 1}, {"id": 2}] and [e.value for e in errors] == [{}]
+
+
+def test_unique_and_slice_take_counts_of_any_integer_type():
+    # issue 7, 6b: numpy integers, Fraction and Decimal equal to an int are counts.
+    import decimal
+    import fractions
+
+    import numpy
+
+    source = Stream()
+    sliced = source.slice(numpy.int64(1), fractions.Fraction(7), decimal.Decimal(2)).sink_to_list()
+    uniq = source.map(lambda x: x % 4).unique(maxsize=numpy.int32(2)).sink_to_list()
+    for x in range(10):
+        source.emit(x)
+    assert sliced == [1, 3, 5]
+    assert uniq == [0, 1, 2, 3, 0, 1, 2, 3, 0, 1]
+
+
+@pytest.mark.parametrize("value", [True, 1.5, "2"], ids=repr)
+def test_unique_and_slice_reject_non_integer_counts(value):
+    with pytest.raises(ValueError, match=r"unique\(maxsize="):
+        Stream().unique(maxsize=value)
+    with pytest.raises(ValueError, match=r"slice\(step="):
+        Stream().slice(step=value)

@@ -424,3 +424,65 @@ async def test_timed_window_destroyed_while_downstream_busy_emits_nothing_more(l
     await gate.open([])
     await loop_mode.sleep(3)
     assert gate.started == [[]]
+
+
+# ------------------------------------------ interval range and number types (issue 7, 6a/6b)
+TIME_NODES = [
+    ("delay", lambda s, i: s.delay(i)),
+    ("rate_limit", lambda s, i: s.rate_limit(i)),
+    ("timed_window", lambda s, i: s.timed_window(i)),
+    ("timed_window_unique", lambda s, i: s.timed_window_unique(i)),
+    ("partition(timeout)", lambda s, i: s.partition(3, timeout=i)),
+]
+
+
+@pytest.mark.parametrize("name, build", TIME_NODES, ids=[n for n, _ in TIME_NODES])
+@pytest.mark.parametrize("interval", [float("inf"), float("-inf"), float("nan"), 1e-300, 5e-7, "1e-300s"],
+                         ids=["inf", "-inf", "nan", "1e-300", "half-us", "tiny-string"])
+def test_time_nodes_reject_intervals_outside_the_valid_range(name, build, interval):
+    # rate_limit(inf) used to block forever on the second element, timed_window(inf)
+    # never emitted, and a period of 1e-300 span the loop at 60-90k ticks/s.
+    with pytest.raises(ValueError) as info:
+        build(Stream(), interval)
+    message = str(info.value)
+    assert name.split("(")[0] in message and repr(interval) in message
+    assert "finite" in message and "1e-06" in message
+
+
+@pytest.mark.parametrize("name, build", TIME_NODES, ids=[n for n, _ in TIME_NODES])
+def test_time_nodes_accept_the_shortest_interval(name, build):
+    node = build(Stream(), 1e-6)
+    assert node is not None
+
+
+def _half_second_types():
+    import decimal
+    import fractions
+
+    import numpy
+
+    return [numpy.float64(0.5), numpy.float32(0.5), fractions.Fraction(1, 2), decimal.Decimal("0.5")]
+
+
+@pytest.mark.parametrize("interval", _half_second_types(), ids=lambda v: type(v).__name__)
+async def test_rate_limit_takes_any_real_number_type(loop_mode, interval):
+    # streamz accepts numpy numbers, Fraction and Decimal as intervals; they used to
+    # be rejected here.
+    loop_mode.autojump()
+    source = loop_mode.Stream()
+    limited = timed(loop_mode, source.rate_limit(interval))
+    await loop_mode.emit_all(source, [1, 2, 3])
+    assert limited == [(0.0, 1), (0.5, 2), (1.0, 3)]
+
+
+@pytest.mark.parametrize("interval", _half_second_types(), ids=lambda v: type(v).__name__)
+async def test_windows_and_delay_take_any_real_number_type(loop_mode, interval):
+    source = loop_mode.Stream()
+    windows = timed(loop_mode, source.timed_window(interval))
+    unique = timed(loop_mode, source.timed_window_unique(interval))
+    delayed = timed(loop_mode, source.delay(interval))
+    await loop_mode.emit_all(source, [4, 5, 4])
+    await loop_mode.sleep(0.6)
+    assert windows[:1] == [(0.5, [4, 5, 4])]
+    assert unique[:1] == [(0.5, (4, 5))]
+    assert delayed == [(0.5, 4), (0.5, 5), (0.5, 4)]
