@@ -17,7 +17,7 @@ $(VENV)/.installed: setup.cfg pyproject.toml $(CONSTRAINTS)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install $(PIP_FLAGS) --upgrade pip
 	$(PY) -m pip install $(PIP_FLAGS) $(PIP_CONSTRAINTS) -e ".[test,docs,dask]"
-	@$(PY) -c "from importlib.metadata import version as v; print('installed:', ', '.join(f'{p} {v(p)}' for p in ('tornado', 'toolz', 'cloudpickle', 'zict', 'distributed', 'pytest')))"
+	@$(PY) -c "from importlib.metadata import version as v; print('installed:', ', '.join(f'{p} {v(p)}' for p in ('tornado', 'toolz', 'cloudpickle', 'distributed', 'numpy', 'pytest', 'sphinx')))"
 	touch $@
 
 $(BENCH_VENV)/.installed: setup.cfg pyproject.toml
