@@ -30,6 +30,7 @@ from . import _context
 from . import _serialization as ser
 from ._channel import EXIT_CORRUPT_CHANNEL
 from ._future import ObjFuture
+from ._object_store import discard
 from ._shm_files import register_session
 from ._task import bind_args
 from .exceptions import SerializationError, TaskCancelledError
@@ -359,11 +360,17 @@ def results(shm_dir: str, result: Any, out_ids: list, nret: int, name: str) -> l
                 f"{name} was declared with num_returns={nret!r} but returned "
                 f"{len(values)} value(s) ({type(result).__name__}); return a sequence of "
                 f"exactly {nret} values or change num_returns")
+    payloads: list = []
     try:
-        return [ser.dumps_value(v, shm_dir, f"{oid:x}", what=f"return value of {name}")
-                for v, oid in zip(values, out_ids)]
-    except SerializationError as exc:
-        return [ser.error_payload(exc)] * nret
+        for v, oid in zip(values, out_ids):
+            payloads.append(ser.dumps_value(v, shm_dir, f"{oid:x}", what=f"return value of {name}"))
+    except BaseException as exc:
+        for p in payloads:  # nobody will read the values written before this one
+            discard(p)
+        if isinstance(exc, SerializationError):
+            return [ser.error_payload(exc)] * nret
+        raise  # the caller turns it into the task's error (e.g. ObjectStoreFullError)
+    return payloads
 
 
 class _Blocked:

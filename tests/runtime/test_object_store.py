@@ -159,6 +159,27 @@ def test_six_big_objects_read_then_freed_leave_no_file(small_store):
         assert _files(core.shm_dir) == [] and _files(table.spill_dir) == []
 
 
+def test_a_return_value_that_does_not_pickle_frees_the_ones_written_before_it(small_store):
+    """The first of two return values is large (written to a file); the second cannot be
+    pickled: the task fails and the first value's file does not stay until shutdown."""
+    import threading
+
+    core = _context.current()
+    table = _table()
+
+    @rt.remote(num_returns=2)
+    def two():
+        return np.ones(MB // 8), threading.Lock()  # 1 MB: a file, not inline
+
+    refs = two.remote()
+    for ref in refs:
+        with pytest.raises(rt.exceptions.SerializationError, match="return value of"):
+            rt.get(ref)
+    del refs, ref
+    _settle()
+    assert _files(core.shm_dir) == [] and _files(table.spill_dir) == []
+
+
 def test_spill_files_are_private(small_store):
     """Issue 7, 5c: spill files 0600, the session directories 0700."""
     core = _context.current()
