@@ -32,10 +32,9 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-import cloudpickle
-
-from streamz_core.executor import ExecutorClosedError, LocalValue, NotSerializableError
+from streamz_core.executor import ExecutorClosedError, LocalValue, NotSerializableError, RemoteFailure, Settled
 from streamz_core.loop import parse_interval
+from streamz_core.runtime.pickling import dumps as dumps_keeping_code_origin
 
 __all__ = ["DaskExecutor"]
 
@@ -59,6 +58,15 @@ class _Dep:
     def __init__(self, dep: int, index: int):
         self.dep = dep
         self.index = index
+
+
+class _Settle:
+    """An argument (encoded) whose failure is passed to the function as a RemoteFailure."""
+
+    __slots__ = ("arg",)
+
+    def __init__(self, arg: Any):
+        self.arg = arg
 
 
 class _Failed:
@@ -86,12 +94,17 @@ def _short(x: Any, limit: int = 120) -> str:
 
 def _dumps(obj: Any) -> bytes:
     """Pickle ``obj`` as Dask would: by reference where that works, else by value
-    (lambdas, functions of ``__main__``, which the workers cannot import)."""
+    (lambdas, functions of ``__main__``, which the workers cannot import).
+
+    By value with the runtime's pickler: code keeps its file, lines and source, so a
+    remote traceback shows the user's code (cloudpickle 3.1.3 alone shows
+    ``File "<dynamic-code>"``).
+    """
     try:
         blob = pickle.dumps(obj, protocol=5)
     except Exception:  # noqa: BLE001 - pickling can raise anything; cloudpickle may still do it
-        return cloudpickle.dumps(obj, protocol=5)
-    return cloudpickle.dumps(obj, protocol=5) if b"__main__" in blob else blob
+        return dumps_keeping_code_origin(obj)
+    return dumps_keeping_code_origin(obj) if b"__main__" in blob else blob
 
 
 def _pack_calls(calls: list[tuple[Any, tuple[Any, ...], dict[str, Any]]]) -> tuple[Any, dict[int, Exception]]:
@@ -152,6 +165,11 @@ def _unpack_result(blob: Any) -> Any:
 
 
 def _value(arg: Any, results: list[Any], deps: list[list[Any]]) -> Any:
+    if isinstance(arg, _Settle):
+        try:
+            return _value(arg.arg, results, deps)
+        except Exception as exc:  # noqa: BLE001 - handed to the function, which decides
+            return RemoteFailure(exc)
     if isinstance(arg, _Failed):  # an argument whose own call failed: fail the same way
         raise arg.exception
     if isinstance(arg, _Here):
@@ -202,6 +220,7 @@ def _split_points(calls: list[Any], n: int) -> list[int]:
     for i, (_, args, kwargs, _) in enumerate(calls):
         lo = i
         for v in (*args, *kwargs.values()):
+            v = v.ref if isinstance(v, Settled) else v
             if isinstance(v, DaskRef) and v.batch is None:
                 lo = min(lo, v.index)
         reach.append(lo)
@@ -302,6 +321,7 @@ class DaskExecutor:
     """
 
     name = "dask"
+    settles_arguments = True  # submit accepts Settled(ref) arguments
 
     def __init__(self, client: Any = None, mode: str = "actors", max_batches_in_flight: int = 2,
                  max_batch_size: int = 1000, coalesce: Any = None, retries: int = 3):
@@ -372,6 +392,21 @@ class DaskExecutor:
 
     def __repr__(self) -> str:
         return f"<DaskExecutor {self.client!r} dashboard={self.dashboard_link}>"
+
+    def closed_loop_error(self, node: Any) -> ExecutorClosedError | None:
+        """The error for a blocking call into ``node``'s graph once the client closed its loop.
+
+        A synchronous client runs the loop the graph runs on, and stops and closes it when
+        it closes; ``None`` while the client is open.
+        """
+        if not self._client_closed():
+            return None
+        return ExecutorClosedError(
+            f"{node!r} runs on the event loop of the Dask client {self.client!r}, which was closed "
+            "(client.close() stops and closes that loop): the pipeline cannot run any more. "
+            "Create a new Client and build the pipeline again; next time, call source.drain() "
+            "before client.close()"
+        )
 
     # ------------------------------------------------------------------ protocol
     def is_ref(self, obj: Any) -> bool:
@@ -449,6 +484,8 @@ class DaskExecutor:
 
     def _arg(self, v: Any, start: int, deps: list[Any]) -> Any:
         """Encode one argument of a call in the batch that begins at pending index ``start``."""
+        if isinstance(v, Settled):
+            return _Settle(self._arg(v.ref, start, deps))
         if isinstance(v, LocalValue):
             return v.value
         if not isinstance(v, DaskRef):
@@ -470,6 +507,7 @@ class DaskExecutor:
         """The result future of a sent batch that a waiting call reads and that is not back."""
         for _, args, kwargs, _ in calls:
             for v in (*args, *kwargs.values()):
+                v = v.ref if isinstance(v, Settled) else v
                 if isinstance(v, DaskRef) and v.batch is not None:
                     result = v.batch.result
                     if result is not None and not result.done():

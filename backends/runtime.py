@@ -4,14 +4,21 @@ Elements travel with their task (no separate put); plain functions become remote
 (wrapped once per function and cached); anything with a ``.remote`` method (an actor
 method, a remote function, a deployment handle) is called through it, so a stateful
 model sits inside a pipeline. Refs are ``ObjectRef``s, awaitable on the stream's loop.
+
+``rt.shutdown()`` with elements in flight loses their results: they all fail with one
+:class:`~streamz_core.executor.ExecutorClosedError` that says how many, instead of one
+``ObjectLostError`` per element blaming the map. The next call starts a new runtime, as
+any remote call after ``rt.shutdown()`` does.
 """
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from typing import Any
 
 import streamz_core.runtime as rt
-from streamz_core.executor import LocalValue
+from streamz_core.executor import ExecutorClosedError, LocalValue, RemoteFailure, Settled
+from streamz_core.runtime.exceptions import ObjectLostError
 
 __all__ = ["RuntimeExecutor"]
 
@@ -38,6 +45,7 @@ class RuntimeExecutor:
     """
 
     name = "runtime"
+    settles_arguments = True  # submit accepts Settled(ref) arguments
 
     def __init__(self, **init_options: Any):
         if init_options:
@@ -48,6 +56,10 @@ class RuntimeExecutor:
                 )
             rt.init(**init_options)
         self._remote: dict[Any, Any] = {}
+        # Per runtime session (rt.init ... rt.shutdown): the refs submitted and not back
+        # yet, and the one error their loss became. Keyed by id of the session's core.
+        self._in_flight: dict[int, tuple[Any, weakref.WeakSet[Any]]] = {}
+        self._lost: dict[int, ExecutorClosedError] = {}
 
     def __repr__(self) -> str:
         return "<RuntimeExecutor>"
@@ -59,20 +71,71 @@ class RuntimeExecutor:
         return LocalValue(value)  # sent with the task that uses it
 
     def submit(self, func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        settled = [i for i, a in enumerate(args) if isinstance(a, Settled)]
+        if settled:
+            args = tuple(a.ref if isinstance(a, Settled) else a for a in args)
+            if not callable(getattr(func, "remote", None)):
+                # A ref inside a list is not resolved before the task starts (only
+                # top-level ones are): the task gets it and settles it itself.
+                boxed = tuple([a] if i in settled and isinstance(a, rt.ObjectRef) else a
+                              for i, a in enumerate(args))
+                boxed = tuple(a.value if isinstance(a, LocalValue) else a for a in boxed)
+                positions = tuple(i for i in settled if isinstance(args[i], rt.ObjectRef))
+                return self._track(self._settling().remote(func, positions, *boxed, **kwargs))
         args = tuple(a.value if isinstance(a, LocalValue) else a for a in args)
         kwargs = {k: (v.value if isinstance(v, LocalValue) else v) for k, v in kwargs.items()}
         remote_call = getattr(func, "remote", None)
-        if callable(remote_call):
-            return remote_call(*args, **kwargs)  # an actor method, handle or remote function
-        remote = self._remote.get(func)
+        if not callable(remote_call):  # else an actor method, handle or remote function
+            remote = self._remote.get(func)
+            if remote is None:
+                remote = self._remote[func] = rt.remote(func)
+            remote_call = remote.remote
+        return self._track(remote_call(*args, **kwargs))
+
+    def _settling(self) -> Any:
+        remote = self._remote.get(_call_settled)
         if remote is None:
-            remote = self._remote[func] = rt.remote(func)
-        return remote.remote(*args, **kwargs)
+            remote = self._remote[_call_settled] = rt.remote(_call_settled)
+        return remote
+
+    def _track(self, ref: Any) -> Any:
+        session = _session_of(ref) if isinstance(ref, rt.ObjectRef) else None
+        if session is not None:
+            entry = self._in_flight.get(id(session))
+            if entry is None or entry[0] is not session:
+                entry = self._in_flight[id(session)] = (session, weakref.WeakSet())
+            entry[1].add(ref)
+        return ref
 
     async def gather(self, ref: Any) -> Any:
         if isinstance(ref, LocalValue):
             return ref.value
-        return await ref
+        session = _session_of(ref) if isinstance(ref, rt.ObjectRef) else None
+        try:
+            value = await ref
+        except ObjectLostError:
+            if session is not None and not _is_current(session):
+                raise self._shut_down(session) from None
+            raise
+        entry = self._in_flight.get(id(session)) if session is not None else None
+        if entry is not None and entry[0] is session:
+            entry[1].discard(ref)
+        return value
+
+    def _shut_down(self, session: Any) -> ExecutorClosedError:
+        """The one error for every ref of ``session`` lost to its ``rt.shutdown()``."""
+        key = id(session)
+        err = self._lost.get(key)
+        if err is None:
+            entry = self._in_flight.pop(key, None)
+            n = len(entry[1]) if entry is not None and entry[0] is session else 1
+            err = self._lost[key] = ExecutorClosedError(
+                f"the runtime was shut down (rt.shutdown()) with {n} element{'s' if n != 1 else ''} "
+                "in flight; their results were lost. Call source.drain() before rt.shutdown(); "
+                "the next emit starts a new runtime"
+            )
+            self._lost = {k: v for k, v in self._lost.items() if k == key}  # older sessions are done
+        return err
 
     def release(self, ref: Any) -> None:
         """Nothing to do: an object is freed when its last ObjectRef is dropped."""
@@ -80,3 +143,30 @@ class RuntimeExecutor:
     def close(self) -> None:
         """Forget the wrapped functions; the runtime itself is shared and stays up."""
         self._remote.clear()
+
+
+def _session_of(ref: Any) -> Any:
+    """The runtime session (the driver's core) that made ``ref``, or None.
+
+    An ObjectRef keeps the core it belongs to; after ``rt.shutdown()`` that core is no
+    longer the current one, even once a new runtime has started.
+    """
+    return getattr(ref, "_core", None)
+
+
+def _is_current(session: Any) -> bool:
+    from streamz_core.runtime import _context
+
+    return _context.current() is session
+
+
+def _call_settled(func: Callable[..., Any], positions: tuple[int, ...], *args: Any, **kwargs: Any) -> Any:
+    """Run in a worker: ``func(*args)`` with the boxed refs at ``positions`` replaced by
+    their values, or by a RemoteFailure where their call failed."""
+    values = list(args)
+    for i in positions:
+        try:
+            values[i] = rt.get(args[i][0])
+        except Exception as exc:  # noqa: BLE001 - handed to func, which decides
+            values[i] = RemoteFailure(exc)
+    return func(*values, **kwargs)

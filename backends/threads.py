@@ -8,6 +8,11 @@ A ``ProcessPoolExecutor`` is broken for good once one of its processes dies (kil
 out of memory): every later submit raises ``BrokenProcessPool``. The ``processes``
 backend therefore replaces a broken pool it made and sends the calls that were in
 flight again (``retries`` times each), so one lost process loses no element.
+
+``close()`` (or the shutdown of a pool passed in) with calls in flight cancels the calls
+not started yet: they all fail with one
+:class:`~streamz_core.executor.ExecutorClosedError` that says how many, and later calls
+are refused with one that says the executor is closed.
 """
 from __future__ import annotations
 
@@ -21,7 +26,7 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-from streamz_core.executor import LocalValue, NotSerializableError
+from streamz_core.executor import ExecutorClosedError, LocalValue, NotSerializableError, RemoteFailure, Settled
 
 logger = logging.getLogger("streamz_core.backends.threads")
 
@@ -56,6 +61,7 @@ class ThreadExecutor:
     """
 
     name = "threads"
+    settles_arguments = True  # submit accepts Settled(ref) arguments
     _pool_class: type[concurrent.futures.Executor] = concurrent.futures.ThreadPoolExecutor
 
     def __init__(self, max_workers: int | None = None, pool: concurrent.futures.Executor | None = None):
@@ -63,6 +69,12 @@ class ThreadExecutor:
             raise ValueError(f"{type(self).__name__}(max_workers={max_workers!r}): expected an integer >= 1")
         self._owns_pool = pool is None
         self.pool = pool if pool is not None else self._pool_class(max_workers=max_workers)
+        self._closed = False
+        self._closed_error: ExecutorClosedError | None = None
+        # The pool's futures of calls not back yet, and the calls still waiting for
+        # their arguments: what close() counts as "in flight".
+        self._pool_futures: set[concurrent.futures.Future[Any]] = set()
+        self._waiting = 0
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.pool!r}>"
@@ -74,35 +86,119 @@ class ThreadExecutor:
         return LocalValue(value)
 
     def submit(self, func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        self._refuse_if_closed()
         if inspect.iscoroutinefunction(func):
             func, args = _run_coroutine_function, (func, *args)
-        pending = [a for a in (*args, *kwargs.values()) if isinstance(a, asyncio.Future)]
+        pending = [a for a in (*args, *kwargs.values())
+                   if isinstance(a.ref if isinstance(a, Settled) else a, asyncio.Future)]
         if not pending:
+            args = tuple(a.ref if isinstance(a, Settled) else a for a in args)
             args = tuple(a.value if isinstance(a, LocalValue) else a for a in args)
             kwargs = {k: (v.value if isinstance(v, LocalValue) else v) for k, v in kwargs.items()}
             return self._start(func, args, kwargs)
         return asyncio.ensure_future(self._submit_after(func, args, kwargs))
 
+    def _refuse_if_closed(self) -> None:
+        if self._closed:
+            raise ExecutorClosedError(
+                f"{self!r} is closed: it cannot take more work; make a new executor and a new "
+                "stream (close it only after source.drain())"
+            )
+
+    def _pool_submit(self, pool: concurrent.futures.Executor, func: Callable[..., Any],
+                     args: tuple[Any, ...], kwargs: dict[str, Any]) -> concurrent.futures.Future[Any]:
+        """``pool.submit``, remembered until done (so close() can count what it cancels)."""
+        try:
+            future = pool.submit(func, *args, **kwargs)
+        except RuntimeError as exc:
+            if self._closed or "shutdown" in str(exc):  # "cannot schedule new futures after shutdown"
+                raise self._closed_now() from None
+            raise
+        self._pool_futures.add(future)
+        future.add_done_callback(self._forget)
+        return future
+
+    def _forget(self, future: concurrent.futures.Future[Any]) -> None:
+        if not future.cancelled():  # a cancelled call stays, to be counted by _closed_now
+            self._pool_futures.discard(future)
+
     def _start(self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """Hand one call with plain values to the pool; return an asyncio future of it."""
-        return asyncio.wrap_future(self.pool.submit(func, *args, **kwargs))
+        return asyncio.wrap_future(self._pool_submit(self.pool, func, args, kwargs))
 
     async def _submit_after(self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        values = tuple([await self.gather(a) if self.is_ref(a) else a for a in args])
-        kw = {k: (await self.gather(v) if self.is_ref(v) else v) for k, v in kwargs.items()}
+        self._waiting += 1
+        try:
+            values = tuple([await self._settle(a.ref) if isinstance(a, Settled)
+                            else await self.gather(a) if self.is_ref(a) else a for a in args])
+            kw = {k: (await self.gather(v) if self.is_ref(v) else v) for k, v in kwargs.items()}
+        finally:
+            self._waiting -= 1
+        if self._closed:  # accepted before close(), but it never reached the pool
+            raise self._closed_now()
         return await self._start(func, values, kw)
+
+    async def _settle(self, ref: Any) -> Any:
+        """The value behind a ``Settled`` argument, or its failure as a RemoteFailure."""
+        if not self.is_ref(ref):
+            return ref
+        try:
+            return await self.gather(ref)
+        except Exception as exc:  # noqa: BLE001 - handed to the function, which decides
+            return RemoteFailure(exc)
 
     async def gather(self, ref: Any) -> Any:
         if isinstance(ref, LocalValue):
             return ref.value
-        return await ref
+        try:
+            return await ref
+        except asyncio.CancelledError:
+            if not ref.cancelled():
+                raise  # the caller itself is being cancelled
+            # The pool cancelled the call: close(), or a shutdown(cancel_futures=True)
+            # of a pool passed in. One error for every call it cancelled.
+            raise self._closed_now() from None
+
+    def _closed_now(self, cancelled: int | None = None) -> ExecutorClosedError:
+        """The one error for every call that close() (or the pool's shutdown) cancelled.
+
+        ``cancelled``: how many pool calls close() is about to cancel; by default, the
+        calls the pool has cancelled.
+        """
+        if self._closed_error is None:
+            if cancelled is None:
+                cancelled = sum(1 for f in list(self._pool_futures) if f.cancelled())
+            self._pool_futures = {f for f in self._pool_futures if not f.cancelled()}
+            n = cancelled + self._waiting
+            what = f"{self!r} was closed" if self._closed else f"the pool of {self!r} was shut down"
+            self._closed_error = ExecutorClosedError(
+                f"{what} with {n} element{'s' if n != 1 else ''} in flight (submitted, not started "
+                "yet); they were not processed. Close the executor only after the stream is done "
+                "(source.drain() waits for it)"
+            )
+            self._closed = True
+        return self._closed_error
 
     def release(self, ref: Any) -> None:
         """Nothing to free: results live in this process."""
 
     def close(self) -> None:
-        if self._owns_pool:
-            self.pool.shutdown(wait=False, cancel_futures=True)
+        """Refuse new work; shut down the pool this executor made (not one passed in).
+
+        Calls not started yet are cancelled and fail with one ``ExecutorClosedError``
+        that says how many; calls already running finish and deliver their results.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        if not self._owns_pool:
+            return  # the pool is yours: what it runs goes on; later submits are refused
+        # Cancelled here, one by one, to count them exactly: a process pool would cancel
+        # them later, in its manager thread. cancel() fails for a call the pool has
+        # started (the future's lock decides): that one runs and delivers.
+        cancelled = sum(1 for f in list(self._pool_futures) if f.cancel())
+        self._closed_now(cancelled)
+        self.pool.shutdown(wait=False, cancel_futures=True)
 
 
 class ProcessExecutor(ThreadExecutor):
@@ -165,15 +261,19 @@ class ProcessExecutor(ThreadExecutor):
             pass
 
     def _start(self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Awaitable[Any]:
+        self._waiting += 1  # until _run hands it to the pool: in flight for close()
         return asyncio.ensure_future(self._run(func, args, kwargs))
 
     async def _run(self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        self._waiting -= 1
         attempt = 0
         while True:
             pool = self.pool
             try:
-                return await asyncio.wrap_future(pool.submit(func, *args, **kwargs))
+                return await asyncio.wrap_future(self._pool_submit(pool, func, args, kwargs))
             except BrokenProcessPool as exc:
+                if self._closed:
+                    raise self._closed_now() from None
                 attempt += 1
                 replaced = self._replace(pool)
                 if replaced and attempt <= self.retries:

@@ -22,6 +22,8 @@ __all__ = [
     "ExecutorClosedError",
     "LocalValue",
     "NotSerializableError",
+    "RemoteFailure",
+    "Settled",
     "available_backends",
     "get_executor",
     "local_value",
@@ -73,6 +75,54 @@ class Executor(Protocol):
     def close(self) -> None:
         """Release what the executor started (idempotent)."""
         ...
+
+    # Optional: ``settles_arguments = True`` when ``submit`` accepts ``Settled(ref)``
+    # arguments (see :class:`Settled`); without it, a failed ref argument fails the call.
+
+
+class Settled:
+    """An argument of ``submit`` whose failure must not fail the call.
+
+    A backend whose ``settles_arguments`` attribute is true accepts ``Settled(ref)``
+    among the positional arguments of ``submit``: the function then receives the value
+    behind ``ref``, or a :class:`RemoteFailure` if the call that made ``ref`` failed,
+    instead of not running at all. ``accumulate`` uses it to keep its state when an
+    upstream element fails, as a local ``accumulate`` that never sees that element.
+
+    Examples
+    --------
+    >>> Settled(3).ref
+    3
+    """
+
+    __slots__ = ("ref",)
+
+    def __init__(self, ref: Any):
+        self.ref = ref
+
+    def __repr__(self) -> str:
+        return f"Settled({self.ref!r})"
+
+
+class RemoteFailure:
+    """Given to a function in place of a :class:`Settled` argument whose call failed.
+
+    Examples
+    --------
+    >>> RemoteFailure(KeyError(2)).exception
+    KeyError(2)
+    """
+
+    __slots__ = ("exception",)
+
+    def __init__(self, exception: BaseException):
+        self.exception = exception
+
+    def __reduce__(self) -> Any:
+        return RemoteFailure, (self.exception,)
+
+    def __repr__(self) -> str:
+        return f"RemoteFailure({self.exception!r})"
 
 
 class NotSerializableError(TypeError):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import threading
+import weakref
 from _thread import allocate_lock
 from asyncio import _get_running_loop
 from collections.abc import Awaitable, Callable
@@ -281,6 +282,32 @@ def sync(loop: Any, func: Callable[..., Awaitable[Any]], *args: Any,
     return call_blocking(aloop, lambda: asyncio.wait_for(func(*args, **kwargs), timeout))
 
 
+# Who can say why a loop closed (a Dask client that stopped the loop it owned):
+# callables returning the exception to raise instead of the generic one, or None.
+_closed_loop_reasons: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[Callable[[], BaseException | None]]] \
+    = weakref.WeakKeyDictionary()
+
+
+def explain_closed_loop(aloop: asyncio.AbstractEventLoop, explain: Callable[[], BaseException | None]) -> None:
+    """Let ``explain()`` give the error a blocking call raises once ``aloop`` is closed.
+
+    Used by nodes whose loop belongs to an engine (a synchronous Dask client closes its
+    loop when it closes), so that a later emit says what closed it and what to do.
+    """
+    _closed_loop_reasons.setdefault(aloop, []).append(explain)
+
+
+def _closed_loop_error(aloop: asyncio.AbstractEventLoop) -> BaseException:
+    for explain in _closed_loop_reasons.get(aloop, ()):
+        try:
+            exc = explain()
+        except Exception:  # noqa: BLE001 - an explanation must not hide the error
+            exc = None
+        if exc is not None:
+            return exc
+    return RuntimeError(f"event loop {aloop!r} is closed; nothing can run on it any more")
+
+
 def call_blocking(aloop: asyncio.AbstractEventLoop, start: Callable[[], Any]) -> Any:
     """Run ``start()`` on ``aloop``'s thread; if it returns an awaitable, wait for it too.
 
@@ -288,7 +315,7 @@ def call_blocking(aloop: asyncio.AbstractEventLoop, start: Callable[[], Any]) ->
     Future or Event objects (they cost tens of microseconds per hop).
     """
     if aloop.is_closed():
-        raise RuntimeError(f"event loop {aloop!r} is closed; nothing can run on it any more")
+        raise _closed_loop_error(aloop)
     done = allocate_lock()
     done.acquire()
     box: list[Any] = [None, None]  # result, exception
@@ -321,6 +348,8 @@ def call_blocking(aloop: asyncio.AbstractEventLoop, start: Callable[[], Any]) ->
     aloop.call_soon_threadsafe(run)
     while not done.acquire(timeout=1.0):
         if aloop.is_closed() or not aloop.is_running():
+            if aloop.is_closed() and aloop in _closed_loop_reasons:
+                raise _closed_loop_error(aloop)
             raise RuntimeError(
                 f"event loop {aloop!r} stopped before the work handed to it finished; "
                 "keep the loop running until every emit has returned"

@@ -1,12 +1,12 @@
 """Aggregation: accumulate (scan), partition, partition_unique, sliding_window, collect, frequencies."""
 from __future__ import annotations
 
+import traceback
 from collections import deque
-from operator import getitem
 from typing import Any
 
 from ..core import Stream, _gather, identity, no_default
-from ..executor import local_value, note_origin
+from ..executor import LocalValue, RemoteFailure, Settled, local_value, note_origin
 from ..loop import parse_interval
 from ._util import KeyedBuffer, check_callable, check_positive_int, flat_metadata, get_key
 
@@ -57,21 +57,30 @@ class accumulate(Stream):
     _accepts_remote = True  # after scatter() the state is a ref and func runs remotely
 
     def _update_remote(self, x: Any, who: Any = None, metadata: Any = None) -> Any:
+        # The state is a ref to a _RemoteStep, whose call never fails: a failure of
+        # func is kept in it, next to the last good state. So the next element's call
+        # can be chained on it at once (no waiting), and starts from that good state,
+        # as a local accumulate does; only this element's output raises.
+        # An element that is the result of an upstream remote call may have failed:
+        # with a backend that can, it is passed Settled, so that the state goes on
+        # past it (a local accumulate never sees an element whose map raised).
         ex = self.executor
+        may_fail = not isinstance(x, LocalValue) and ex.is_ref(x)
+        settles = may_fail and getattr(ex, "settles_arguments", False)
         if self.state is no_default:
-            self.state = x
-            return self._emit((x, x) if self.with_state else x, metadata)
+            if not settles:
+                self.state = x
+                return self._emit((x, x) if self.with_state else x, metadata)
+            self.state = _NoState()  # the first element that did not fail becomes the state
         try:
-            ref = ex.submit(self.func, self.state, x, **self.kwargs)
-            if self.returns_state:
-                state, result = ex.submit(getitem, ref, 0), ex.submit(getitem, ref, 1)
-            else:
-                state = result = ref
+            step = ex.submit(_accumulate_step, self.func, self.returns_state, self.kwargs, self.state,
+                             Settled(x) if settles else x)
+            result = ex.submit(_accumulate_output, step, self.with_state)
         except Exception as exc:
             return self._fail(exc, local_value(x), metadata)
-        self.state = note_origin(state, self, x)
+        self.state = note_origin(step, self, x)
         result = note_origin(result, self, x)  # for gather's error note
-        return self._emit((state, result) if self.with_state else result, metadata)
+        return self._emit(result, metadata)
 
     def update(self, x: Any, who: Any = None, metadata: Any = None) -> Any:
         if self.state is no_default:
@@ -97,6 +106,68 @@ class accumulate(Stream):
 
 scan = accumulate
 Stream.scan = Stream.accumulate  # type: ignore[method-assign]
+
+
+class _RemoteStep:
+    """What one remote accumulate call left: the state to go on from, and its outcome.
+
+    ``state`` is the new state, or the previous one when ``func`` raised (``error``).
+    """
+
+    __slots__ = ("state", "result", "error", "remote_traceback")
+
+    def __init__(self, state: Any, result: Any = None, error: Exception | None = None,
+                 remote_traceback: str | None = None):
+        self.state = state
+        self.result = result
+        self.error = error
+        self.remote_traceback = remote_traceback
+
+    def __reduce__(self) -> Any:
+        return _RemoteStep, (self.state, self.result, self.error, self.remote_traceback)
+
+
+class _StepTraceback(Exception):
+    """The traceback of a failed accumulate call, when the exception came without it."""
+
+    def __str__(self) -> str:
+        return f'\n"""\n{self.args[0]}"""'
+
+
+class _NoState:
+    """The state of an accumulate without ``start`` before its first good element."""
+
+    __slots__ = ()
+
+
+def _accumulate_step(func: Any, returns_state: bool, kwargs: dict[str, Any], previous: Any, x: Any) -> _RemoteStep:
+    """Run remotely: one accumulate call; never raises, so the chain of states goes on.
+
+    ``x`` is a RemoteFailure when its upstream call failed: the state stays, and this
+    element's output raises that failure (gather then names the upstream node).
+    """
+    state = previous.state if isinstance(previous, _RemoteStep) else previous
+    if isinstance(x, RemoteFailure):
+        return _RemoteStep(state, None, x.exception)  # type: ignore[arg-type]
+    if isinstance(state, _NoState):
+        return _RemoteStep(x, x)  # the first element is the state, emitted as it is
+    try:
+        out = func(state, x, **kwargs)
+        new, result = out if returns_state else (out, out)
+    except Exception as exc:
+        # Kept with its traceback's text: some backends send exceptions without it.
+        tb = exc.__traceback__.tb_next if exc.__traceback__ is not None else None  # from func on
+        return _RemoteStep(state, None, exc, "".join(traceback.format_exception(type(exc), exc, tb)))
+    return _RemoteStep(new, result)
+
+
+def _accumulate_output(step: _RemoteStep, with_state: bool) -> Any:
+    """Run remotely: what the node emits for one element (raises its call's failure)."""
+    if step.error is not None:
+        if step.error.__traceback__ is None and step.remote_traceback:
+            raise step.error from _StepTraceback(step.remote_traceback)
+        raise step.error
+    return (step.state, step.result) if with_state else step.result
 
 
 @Stream.register_api()

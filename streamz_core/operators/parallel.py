@@ -14,13 +14,14 @@ and raises it at the next emit, or at ``drain()``.
 from __future__ import annotations
 
 import asyncio
+import weakref
 from asyncio import _get_running_loop
 from collections import deque
 from typing import Any
 
 from ..core import DeadLetter, Stream, _gather, _short, no_default
 from ..executor import ExecutorClosedError, get_executor, origin_of
-from ..loop import call_blocking
+from ..loop import call_blocking, explain_closed_loop
 
 __all__ = ["scatter", "gather"]
 
@@ -71,6 +72,12 @@ class scatter(Stream):
             stream_kwargs["loop"] = engine_loop
         super().__init__(upstream, ensure_io_loop=True, **stream_kwargs)
         self.executor = executor
+        if engine_loop is not None and self._aloop is engine_loop \
+                and callable(getattr(executor, "closed_loop_error", None)):
+            # The engine may close this loop (a synchronous Dask client does, closing):
+            # later blocking emits then say so, naming this node, not "loop is closed".
+            node = weakref.ref(self)  # the loop's registry must not keep the graph alive
+            explain_closed_loop(engine_loop, lambda: (n := node()) is not None and n.executor.closed_loop_error(n) or None)
         # Failures of elements whose emit had already returned (after a buffer), in the
         # order they happened; the next emit raises the oldest, drain() all of them.
         self._held: deque[BaseException] = deque()

@@ -302,3 +302,66 @@ def test_dashboard_link_printed_by_the_example_opens():
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_emit_after_a_synchronous_client_closed_names_the_node_and_the_client():
+    """A script's Client(processes=False) closes the loop the graph runs on; later
+    blocking emits (and drain) used to raise RuntimeError("event loop ... is closed")."""
+    c = Client(processes=False, n_workers=1, threads_per_worker=1, dashboard_address=None,
+               set_as_default=False)
+    source = Stream()
+    out = source.scatter(backend=c).map(inc).buffer(8).gather().sink_to_list()
+    for i in range(3):
+        source.emit(i)
+    source.drain()
+    c.close()
+    for later in (lambda: source.emit(5), source.drain):
+        with pytest.raises(ExecutorClosedError) as info:
+            later()
+        text = str(info.value)
+        assert text.startswith("<scatter> runs on the event loop of the Dask client")
+        assert "was closed" in text and "Create a new Client and build the pipeline again" in text
+    assert out == [1, 2, 3]
+
+
+REMOTE_TRACEBACK_SCRIPT = '''
+import sys, traceback
+from distributed import Client, LocalCluster
+from streamz_core import Stream
+from streamz_core.backends.dask import DaskExecutor
+
+def lookup(x):
+    table = {0: "a", 1: "b"}
+    return table[x]  # the line the remote traceback must show
+
+if __name__ == "__main__":
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        source = Stream()
+        source.scatter(backend=DaskExecutor(client, mode=sys.argv[1])).map(lookup).gather().sink(print)
+        try:
+            source.emit(2)
+        except KeyError as exc:
+            traceback.print_exception(exc, file=sys.stdout)
+'''
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["actors", "tasks"])
+def test_remote_traceback_shows_the_file_line_and_source_of_a_main_function(tmp_path, mode):
+    """A function of a script run as __main__ is pickled by value to real worker
+    processes; with cloudpickle 3.1.3 its traceback read File "<dynamic-code>"."""
+    import cloudpickle
+
+    script = tmp_path / "pipeline.py"
+    script.write_text(REMOTE_TRACEBACK_SCRIPT)
+    proc = subprocess.run([sys.executable, str(script), mode], capture_output=True, text=True,
+                          timeout=240, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    line = REMOTE_TRACEBACK_SCRIPT.splitlines().index(
+        '    return table[x]  # the line the remote traceback must show') + 1
+    assert f'File "{script}", line {line}, in lookup' in out, (cloudpickle.__version__, out)
+    assert "return table[x]  # the line the remote traceback must show" in out
+    assert "<dynamic-code>" not in out
+    assert "raised remotely in <map: lookup> while processing 2" in out

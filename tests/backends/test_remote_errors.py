@@ -204,3 +204,60 @@ def test_a_failure_in_a_chain_names_the_node_where_it_started(executor):
     ]
     assert all(type(e) is KeyError for e in raised) and out == [2]
     out.node.destroy()
+
+
+def add_unless_4(acc, x):
+    if x == 4:
+        raise ValueError(f"bad {x}")
+    return acc + x
+
+
+def fail_on_3(x):
+    if x == 3:
+        raise KeyError(f"no {x}")
+    return x
+
+
+def test_a_failing_remote_accumulate_keeps_its_last_good_state(executor):
+    """Like a local accumulate: the failing element's error is reported once, the state
+    stays the last good one and later elements go on (the failed call used to become the
+    state, so every later element failed too)."""
+    source = Stream()
+    out = source.scatter(backend=executor).accumulate(add_unless_4, start=0).buffer(8).gather().sink_to_list()
+    raised = emit_all(source, range(1, 8))
+    local = Stream()
+    expected = local.accumulate(add_unless_4, start=0).sink_to_list()
+    for x in range(1, 8):
+        with contextlib.suppress(ValueError):
+            local.emit(x)
+    assert out == expected == [1, 3, 6, 11, 17, 24]
+    assert len(raised) == 1 and str(raised[0]) == "bad 4"
+    assert raised[0].__notes__[0] == (
+        "raised remotely in <accumulate: add_unless_4> while processing 4; collected by <gather>")
+    out.node.destroy()
+
+
+@pytest.mark.parametrize("start", [0, None], ids=["start", "no-start"])
+def test_an_upstream_failure_leaves_the_remote_accumulate_state_alone(executor, start):
+    """scatter().map(f).accumulate(g): the element whose map failed is reported once,
+    naming the map, and accumulate goes on from its last state, as locally."""
+    kwargs = {} if start is None else {"start": start}
+    source = Stream()
+    out = (source.scatter(backend=executor).map(fail_on_3 if start is not None else fail_on_1)
+           .accumulate(add_unless_4, **kwargs).buffer(8).gather().sink_to_list())
+    raised = emit_all(source, range(1, 7))
+    if start is None:  # the first element failed: the next one becomes the state
+        assert out == [2, 5, 10, 16]
+        notes = {"raised remotely in <map: fail_on_1> while processing 1; collected by <gather>"}
+    else:
+        assert out == [1, 3, 8, 14]
+        notes = {"raised remotely in <map: fail_on_3> while processing 3; collected by <gather>"}
+    notes.add("raised remotely in <accumulate: add_unless_4> while processing 4; collected by <gather>")
+    assert {e.__notes__[0] for e in raised} == notes and len(raised) == 2
+    out.node.destroy()
+
+
+def fail_on_1(x):
+    if x == 1:
+        raise KeyError(f"no {x}")
+    return x

@@ -89,3 +89,33 @@ def test_worker_killed_mid_stream_loses_nothing():
     assert wait_for(out, n) == [i + 1 for i in range(n)]
     assert rt.statistics().worker_crashes > crashes
     out.node.destroy()
+
+
+def slower_inc(x):
+    time.sleep(0.2)
+    return x + 1
+
+
+def test_shutdown_with_elements_in_flight_reports_once_how_many():
+    """rt.shutdown() while real workers run the stream's tasks: one ExecutorClosedError
+    saying how many were lost (it used to be one ObjectLostError per element, each
+    blaming the map); the next emit starts a new runtime and goes on."""
+    from streamz_core.executor import ExecutorClosedError
+
+    rt.shutdown()
+    rt.init(num_workers=1)
+    source = Stream()
+    out = source.scatter(backend="runtime").map(slower_inc).buffer(8).gather().sink_to_list()
+    for i in range(6):
+        source.emit(i)
+    rt.shutdown()
+    with pytest.raises(ExecutorClosedError, match=r"rt.shutdown\(\)\) with \d+ elements? in flight") as info:
+        source.drain()
+    n = int(str(info.value).split("with ")[1].split()[0])
+    assert len(out) + n == 6 and n >= 1
+    assert info.value.__notes__ == ["raised by drain(): it happened after its emit into <scatter> had returned"]
+    source.drain()  # raised once
+    source.emit(10)  # a new runtime
+    source.drain()
+    assert out[-1] == 11
+    out.node.destroy()

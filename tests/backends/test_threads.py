@@ -12,7 +12,7 @@ import pytest
 
 from streamz_core import Stream
 from streamz_core.backends.threads import ProcessExecutor, ThreadExecutor
-from streamz_core.executor import NotSerializableError, get_executor
+from streamz_core.executor import ExecutorClosedError, NotSerializableError, get_executor
 from streamz_core.testing import check_executor
 
 
@@ -95,4 +95,46 @@ def test_processes_backend_reports_a_call_that_kills_its_worker_every_time():
     assert "a worker process died while running this call, 2 times" in info.value.__notes__[0]
     assert info.value.__notes__[1] == "raised remotely in <map: kill_myself> while processing 1; collected by <gather>"
     assert node.executor.pools_replaced == 2 and out == []
+    out.node.destroy()
+
+
+def slower_inc(x):
+    time.sleep(0.2)
+    return x + 1
+
+
+@pytest.mark.parametrize("backend", ["threads", "processes"])
+def test_closing_the_executor_in_flight_fails_them_once_and_refuses_more(backend):
+    """close() with calls queued in a real pool cancels them: one ExecutorClosedError
+    saying how many reaches drain() (it used to hang on the CancelledError), and a
+    later emit is refused clearly."""
+    source = Stream()
+    node = source.scatter(backend=backend, max_workers=1)
+    out = node.map(slower_inc).buffer(8).gather().sink_to_list()
+    for i in range(6):
+        source.emit(i)
+    node.executor.close()
+    with pytest.raises(ExecutorClosedError, match=r"was closed with \d+ elements? in flight") as info:
+        source.drain()
+    n = int(str(info.value).split("closed with ")[1].split()[0])
+    assert 1 <= n <= 5 and len(out) + n == 6  # every element: delivered, or counted here
+    assert out == [i + 1 for i in range(len(out))]
+    assert info.value.__notes__ == ["raised by drain(): it happened after its emit into <scatter> had returned"]
+    source.drain()  # raised once
+    with pytest.raises(ExecutorClosedError, match="is closed: it cannot take more work"):
+        source.emit(9)
+    out.node.destroy()
+
+
+def test_a_pool_passed_in_and_shut_down_in_flight_fails_its_calls_once():
+    pool = concurrent.futures.ThreadPoolExecutor(1)
+    source = Stream()
+    out = source.scatter(backend=pool).map(slower_inc).buffer(8).gather().sink_to_list()
+    for i in range(5):
+        source.emit(i)
+    pool.shutdown(wait=False, cancel_futures=True)
+    with pytest.raises(ExecutorClosedError, match=r"was shut down with \d+ elements? in flight") as info:
+        source.drain()
+    n = int(str(info.value).split("shut down with ")[1].split()[0])
+    assert len(out) + n == 5
     out.node.destroy()
