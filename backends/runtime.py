@@ -146,18 +146,16 @@ class RuntimeExecutor:
 
 
 def _session_of(ref: Any) -> Any:
-    """The runtime session (the driver's core) that made ``ref``, or None.
+    """The runtime session that made ``ref`` (None for what is not a runtime ref)."""
+    from streamz_core.runtime import _context
 
-    An ObjectRef keeps the core it belongs to; after ``rt.shutdown()`` that core is no
-    longer the current one, even once a new runtime has started.
-    """
-    return getattr(ref, "_core", None)
+    return _context.session_of(ref) if isinstance(ref, rt.ObjectRef) else None
 
 
 def _is_current(session: Any) -> bool:
     from streamz_core.runtime import _context
 
-    return _context.current() is session
+    return _context.is_current(session)
 
 
 def _call_settled(func: Callable[..., Any], positions: tuple[int, ...], *args: Any, **kwargs: Any) -> Any:

@@ -47,7 +47,7 @@ class Channel:
         self.rfd = rfd
         self.wfd = wfd
         self._buf = bytearray()
-        self._unsent: list | None = None  # set by nonblocking_writes()
+        self._unsent: list[memoryview] | None = None  # set by nonblocking_writes()
 
     def nonblocking_writes(self) -> None:
         """Never block in :meth:`send_bytes`: keep what the pipe cannot take yet.
@@ -111,7 +111,7 @@ class Channel:
         if len(buf) < _HSIZE:
             return False
         magic, n = _HDR.unpack_from(buf)
-        return magic != _MAGIC or len(buf) >= _HSIZE + n
+        return bool(magic != _MAGIC or len(buf) >= _HSIZE + n)
 
     def recv_bytes(self, maxlength: int | None = None) -> Any:
         """Read one message; raise EOFError when the other end closed.

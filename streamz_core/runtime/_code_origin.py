@@ -18,18 +18,20 @@ import linecache
 import marshal
 import types
 from collections import ChainMap
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import cloudpickle
 
 __all__ = ["CODE_DISPATCH", "reduce_code", "code_from_origin", "remember_source"]
 
-Origin = tuple  # (first line number, tuple of source lines) or None
+#: (first line number, the source lines of the code's span)
+Origin = tuple[int, tuple[str, ...]]
 
 _base_table = cloudpickle.Pickler.dispatch_table
 # cloudpickle's own reducer, kept for the rare code object marshal refuses (constants
 # that are not marshallable, put there by hand with code.replace).
-_cloudpickle_reduce_code: Callable = _base_table[types.CodeType]
+_cloudpickle_reduce_code: Callable[[types.CodeType], Any] = _base_table[types.CodeType]
 
 
 def _line_span(code: types.CodeType) -> tuple[int, int]:
@@ -54,24 +56,25 @@ def _origin(code: types.CodeType) -> Origin | None:
     return (first, span) if span else None
 
 
-def reduce_code(code: types.CodeType) -> tuple:
+def reduce_code(code: types.CodeType) -> tuple[Any, ...]:
     """Pickle reducer of code objects: marshal bytes plus the origin of the source."""
     try:
         data = marshal.dumps(code)
     except ValueError:
-        return _cloudpickle_reduce_code(code)
+        reduced: tuple[Any, ...] = _cloudpickle_reduce_code(code)
+        return reduced
     return code_from_origin, (data, _origin(code))
 
 
 def code_from_origin(data: bytes, origin: Origin | None) -> types.CodeType:
     """Rebuild a code object pickled by :func:`reduce_code`; make its source readable."""
-    code = marshal.loads(data)
+    code: types.CodeType = marshal.loads(data)
     if origin is not None:
         remember_source(code.co_filename, *origin)
     return code
 
 
-def remember_source(filename: str, first: int, span: tuple) -> None:
+def remember_source(filename: str, first: int, span: tuple[str, ...]) -> None:
     """Put ``span`` (lines ``first``...) of ``filename`` in this process's linecache.
 
     A file this process can read itself is left to linecache as usual, so other code from

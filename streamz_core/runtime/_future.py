@@ -7,8 +7,9 @@ sections, and allocates a waiter lock only when a thread actually blocks.
 from __future__ import annotations
 
 import _thread
+from collections.abc import Callable
 from concurrent.futures import TimeoutError as FutureTimeout
-from typing import Any, Callable
+from typing import Any
 
 _lock = _thread.allocate_lock()
 
@@ -21,8 +22,8 @@ class ObjFuture:
     def __init__(self) -> None:
         self._done = False
         self._result: Any = None
-        self._cbs: list | None = None
-        self._waiters: list | None = None
+        self._cbs: list[Callable[[ObjFuture], Any]] | None = None
+        self._waiters: list[_thread.LockType] | None = None
 
     def done(self) -> bool:
         return self._done
@@ -68,8 +69,7 @@ class ObjFuture:
                     self._waiters = [w]
                 else:
                     self._waiters.append(w)
-            if w is not None:
-                if not w.acquire(True, -1 if timeout is None else max(0.0, timeout)):
-                    if not self._done:
-                        raise FutureTimeout()
+            if (w is not None and not w.acquire(True, -1 if timeout is None
+                                                 else max(0.0, timeout)) and not self._done):
+                raise FutureTimeout()
         return self._result

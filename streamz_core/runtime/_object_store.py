@@ -22,10 +22,12 @@ import logging
 import os
 import threading
 from collections import OrderedDict, deque
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 from . import _serialization as ser
 from ._future import ObjFuture
+from ._serialization import Payload
 from ._shm_files import move_to_spill, register_session, unregister_session
 from .exceptions import ObjectLostError
 
@@ -42,13 +44,13 @@ class SpillingStore:
     def __init__(self, spill_dir: str, memory_limit: int) -> None:
         self.spill_dir = spill_dir
         self.memory_limit = memory_limit
-        self.in_memory: OrderedDict[int, tuple] = OrderedDict()  # least recently used first
-        self.on_disk: dict[int, tuple] = {}
+        self.in_memory: OrderedDict[int, Payload] = OrderedDict()  # least recently used first
+        self.on_disk: dict[int, Payload] = {}
         self.memory_bytes = 0
         self.spills = 0  # files moved to disk so far
         self._spill_failed = False
 
-    def add(self, oid: int, payload: tuple) -> None:
+    def add(self, oid: int, payload: Payload) -> None:
         """Track the file of ``oid``; spill older files if shared memory is over the limit."""
         if self._on_spill_disk(payload[1]):
             self.on_disk[oid] = payload
@@ -57,7 +59,7 @@ class SpillingStore:
         self.memory_bytes += ser.payload_nbytes(payload)
         self._evict()
 
-    def get(self, oid: int) -> tuple:
+    def get(self, oid: int) -> Payload:
         """The payload of ``oid`` (marking it recently used); ``KeyError`` if unknown."""
         payload = self.in_memory.get(oid)
         if payload is not None:
@@ -99,6 +101,12 @@ class SpillingStore:
             self.spills += 1
 
 
+class TableStatistics(NamedTuple):
+    objects: int          # objects the driver knows (pending or set)
+    store_bytes: int      # bytes of large objects in shared memory
+    spilled_objects: int  # large objects spilled to disk
+
+
 class ObjectTable:
     """Futures and reference counts of every object known to the driver."""
 
@@ -109,12 +117,18 @@ class ObjectTable:
         self.futs: dict[int, ObjFuture] = {}
         self.rc: dict[int, int] = {}
         self.lock = threading.RLock()
-        self.decs: deque = deque()
-        self.contains: dict[int, tuple] = {}
+        self.decs: deque[int] = deque()
+        self.contains: dict[int, tuple[int, ...]] = {}
         self.on_free: Callable[[int], None] = lambda oid: None
         self.store = SpillingStore(spill_dir, memory_limit)
         # values written in this process (rt.put, large arguments) follow the same limit
         register_session(shm_dir, spill_dir, memory_limit)
+
+    def statistics(self) -> TableStatistics:
+        """A snapshot of the table's figures (any thread)."""
+        with self.lock:
+            return TableStatistics(objects=len(self.futs), store_bytes=self.store.memory_bytes,
+                                   spilled_objects=len(self.store.on_disk))
 
     def stored_bytes(self) -> int:
         """Bytes of the store held in shared memory (not spilled)."""
@@ -184,7 +198,7 @@ class ObjectTable:
             self.decref(c)
         self.on_free(oid)
 
-    def complete(self, oid: int, payload: tuple, owned: bool = False) -> bool:
+    def complete(self, oid: int, payload: Payload, owned: bool = False) -> bool:
         """Set the value of ``oid``; return False if nobody references it any more.
 
         ``owned``: the caller holds a ref whose increment may still be queued (put).
@@ -208,7 +222,7 @@ class ObjectTable:
         fut.set_result(payload)
         return True
 
-    def transportable(self, payload: tuple) -> tuple:
+    def transportable(self, payload: Payload) -> Payload:
         """Turn a ``"z"`` payload into one a worker can read (an ``"s"`` file)."""
         if payload[0] != "z":
             return payload
@@ -220,7 +234,7 @@ class ObjectTable:
                     f"object {payload[1]:#x} was freed before it could be read; keep an "
                     f"ObjectRef to it while it is in use") from None
 
-    def load(self, payload: tuple) -> Any:
+    def load(self, payload: Payload) -> Any:
         """Rebuild the value of a payload (reading the store for ``"z"``)."""
         if payload[0] != "z":
             return ser.loads_value(payload)
@@ -243,7 +257,7 @@ class ObjectTable:
         unregister_session(self.shm_dir)
 
 
-def discard(payload: tuple) -> None:
+def discard(payload: Payload) -> None:
     """Remove the file of a payload nobody will read (in shared memory or spilled)."""
     if payload[0] == "s":
         try:

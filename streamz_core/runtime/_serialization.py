@@ -23,7 +23,8 @@ import os
 import pickle
 import threading
 import traceback as _tb
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import cloudpickle
 
@@ -34,10 +35,11 @@ from .exceptions import RemoteTraceback, SerializationError, TaskError
 INLINE_MAX = 100 * 1024
 _SIMPLE = frozenset({type(None), bool, int, float, str, bytes, complex})
 _tls = threading.local()
-Payload = tuple
+#: A serialized value (see the module docstring): ``(kind, a, b, contained)``.
+Payload = tuple[Any, ...]
 
 
-class _Pickler(cloudpickle.Pickler):
+class _Pickler(cloudpickle.Pickler):  # type: ignore[misc]  # cloudpickle is untyped
     """cloudpickle, except that code pickled by value keeps its file name and source.
 
     Every function, lambda, method or class that cloudpickle pickles by value (defined in
@@ -49,7 +51,8 @@ class _Pickler(cloudpickle.Pickler):
     dispatch_table = CODE_DISPATCH
 
 
-def pickle_dumps(obj: Any, buffer_callback: Callable | None = None) -> bytes:
+def pickle_dumps(obj: Any, buffer_callback: Callable[[pickle.PickleBuffer], Any] | None = None
+                 ) -> bytes:
     """Pickle ``obj`` like ``cloudpickle.dumps(obj, protocol=5)``, keeping code origins.
 
     Examples
@@ -60,17 +63,18 @@ def pickle_dumps(obj: Any, buffer_callback: Callable | None = None) -> bytes:
     """
     with io.BytesIO() as file:
         _Pickler(file, protocol=5, buffer_callback=buffer_callback).dump(obj)
-        return file.getvalue()
+        data: bytes = file.getvalue()
+        return data
 
 
-def collecting() -> list | None:
+def collecting() -> list[int] | None:
     """Return the list collecting ref ids during the current dumps, if any."""
     return getattr(_tls, "refs", None)
 
 
-def _dumps(obj: Any, bufs: list | None) -> tuple[bytes, tuple]:
+def _dumps(obj: Any, bufs: list[Any] | None) -> tuple[bytes, tuple[int, ...]]:
     prev = getattr(_tls, "refs", None)
-    refs: list = []
+    refs: list[int] = []
     _tls.refs = refs
     try:
         if bufs is None:
@@ -88,7 +92,7 @@ def _dumps(obj: Any, bufs: list | None) -> tuple[bytes, tuple]:
     return data, tuple(refs)
 
 
-def dumps_args(args: tuple, kwargs: dict) -> tuple[bytes, tuple]:
+def dumps_args(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[bytes, tuple[int, ...]]:
     """Pickle call arguments; return ``(data, contained_ref_ids)``."""
     if all(type(a) in _SIMPLE for a in args) and all(type(v) in _SIMPLE for v in kwargs.values()):
         return pickle.dumps((args, kwargs), 5), ()
@@ -125,7 +129,7 @@ def dumps_value(obj: Any, shm_dir: str | None, name: str, what: str = "value") -
         if len(data) < INLINE_MAX or shm_dir is None:
             return ("i", data, None, ())
         return write_value(shm_dir, name, data, [], (), what)
-    bufs: list = []
+    bufs: list[Any] = []
     try:
         data, refs = _dumps(obj, bufs)
     except Exception as exc:
@@ -139,13 +143,14 @@ def dumps_value(obj: Any, shm_dir: str | None, name: str, what: str = "value") -
 def payload_nbytes(payload: Payload) -> int:
     """Size in bytes of the value a payload carries."""
     kind = payload[0]
+    n: int = 0
     if kind == "s":
-        return payload[2][2]
-    if kind == "i":
-        return len(payload[1]) + sum(len(b) for b in payload[2] or ())
-    if kind == "z":
-        return payload[2]
-    return 0
+        n = payload[2][2]
+    elif kind == "i":
+        n = len(payload[1]) + sum(len(b) for b in payload[2] or ())
+    elif kind == "z":
+        n = payload[2]
+    return n
 
 
 def loads_value(payload: Payload) -> Any:
@@ -209,9 +214,9 @@ def error_from_payload(payload: Payload) -> BaseException:
     return exc
 
 
-def dumps_msgs(msgs: list) -> bytes:
+def dumps_msgs(msgs: list[Any]) -> bytes:
     """Pickle a batch of protocol messages (payloads inside are already serialized)."""
     return pickle.dumps(msgs, 5)
 
 
-loads_msgs: Callable[[bytes], list] = pickle.loads
+loads_msgs: Callable[[bytes], list[Any]] = pickle.loads

@@ -24,7 +24,7 @@ from __future__ import annotations
 import errno
 import mmap
 import os
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from .exceptions import ObjectStoreFullError
 
@@ -67,9 +67,9 @@ def free_bytes(directory: str) -> int:
     return st.f_bavail * st.f_frsize
 
 
-def layout(data: bytes, bufs: list) -> tuple[tuple, int]:
+def layout(data: bytes, bufs: list[Any]) -> tuple[tuple[tuple[int, int], ...], int]:
     """Offsets of the buffers after the pickle ``data``; return ``(spans, file_size)``."""
-    spans = []
+    spans: list[tuple[int, int]] = []
     off = len(data)
     for b in bufs:
         off += (-off) % _ALIGN
@@ -78,8 +78,8 @@ def layout(data: bytes, bufs: list) -> tuple[tuple, int]:
     return tuple(spans), off
 
 
-def write_value(shm_dir: str, name: str, data: bytes, bufs: list, refs: tuple,
-                what: str) -> tuple:
+def write_value(shm_dir: str, name: str, data: bytes, bufs: list[Any], refs: tuple[int, ...],
+                what: str) -> tuple[Any, ...]:
     """Write a pickle and its buffers to one file; return the ``("s", ...)`` payload.
 
     ``what`` names the value in the error raised when no directory has room.
@@ -110,12 +110,13 @@ def write_value(shm_dir: str, name: str, data: bytes, bufs: list, refs: tuple,
     raise _store_full(what, size, shm_dir, session, why, failure) from failure
 
 
-def _write_file(path: str, data: bytes, bufs: list, spans: tuple) -> None:
+def _write_file(path: str, data: bytes, bufs: list[Any],
+                spans: tuple[tuple[int, int], ...]) -> None:
     fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
     try:
         _write_all(fd, memoryview(data))
         off = len(data)
-        for b, (start, _) in zip(bufs, spans):
+        for b, (start, _) in zip(bufs, spans, strict=True):
             if start > off:
                 os.write(fd, b"\0" * (start - off))
             _write_all(fd, memoryview(b))

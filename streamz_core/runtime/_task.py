@@ -1,10 +1,15 @@
 """The driver's record of one unit of work, and argument preparation shared by callers."""
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from . import _serialization as ser
+from ._serialization import Payload
 from .object_ref import ObjectRef
+
+if TYPE_CHECKING:
+    from .driver.process import Proc
 
 
 class Task:
@@ -15,10 +20,10 @@ class Task:
                  "actor", "method", "cancelled", "force", "submitter", "parent",
                  "__weakref__")
 
-    def __init__(self, tid: int, kind: str, key: Any, args: tuple, dep_pos: list,
-                 dep_ids: list, out_ids: list, nret: int, retries: int, retry_exc: Any,
-                 name: str, holds: list, actor: int | None = None,
-                 method: str | None = None) -> None:
+    def __init__(self, tid: int, kind: str, key: Any, args: Payload,
+                 dep_pos: list[int | str], dep_ids: list[int], out_ids: list[int], nret: int,
+                 retries: int, retry_exc: Any, name: str, holds: list[int],
+                 actor: int | None = None, method: str | None = None) -> None:
         self.tid = tid
         self.kind = kind          # "task", "call" or "create"
         self.key = key            # function key (task) / class key (create)
@@ -33,35 +38,35 @@ class Task:
         self.holds = holds        # ids this task keeps alive until it ends
         self.ndeps = 0
         self.state = "new"
-        self.proc: Any = None
+        self.proc: Proc | None = None  # the process it was sent to
         self.actor = actor
         self.method = method
         self.cancelled = False
         self.force = False
-        self.submitter: Any = None
+        self.submitter: Proc | None = None  # the worker whose code submitted it
         self.parent: int | None = None  # the task (in a worker) that submitted this one
 
     def __repr__(self) -> str:
         return f"<{self.kind} {self.name} {self.tid:#x} {self.state}>"
 
 
-def prep_args(args: tuple, kwargs: dict, shm_dir: str | None,
-              name: str) -> tuple[tuple, list, list, list]:
+def prep_args(args: tuple[Any, ...], kwargs: dict[str, Any], shm_dir: str | None,
+              name: str) -> tuple[Payload, list[int | str], list[int], list[int]]:
     """Serialize call arguments, replacing top-level refs by placeholders.
 
     Returns ``(payload, dep_pos, dep_ids, holds)``; ``holds`` are the ids (top-level and
     nested refs) the task must keep alive.
     """
-    dep_pos: list = []
-    dep_ids: list = []
+    dep_pos: list[int | str] = []
+    dep_ids: list[int] = []
     if any(type(a) is ObjectRef for a in args):
-        args = list(args)  # type: ignore[assignment]
-        for i, a in enumerate(args):
+        values = list(args)
+        for i, a in enumerate(values):
             if type(a) is ObjectRef:
                 dep_pos.append(i)
                 dep_ids.append(a._id)
-                args[i] = None  # type: ignore[index]
-        args = tuple(args)
+                values[i] = None
+        args = tuple(values)
     if kwargs and any(type(v) is ObjectRef for v in kwargs.values()):
         kwargs = dict(kwargs)
         for k, v in kwargs.items():
@@ -71,31 +76,34 @@ def prep_args(args: tuple, kwargs: dict, shm_dir: str | None,
                 kwargs[k] = None
     data, contained = ser.dumps_args(args, kwargs)
     if len(data) < ser.INLINE_MAX:
-        payload: tuple = ("i", data, None, contained)
+        payload: Payload = ("i", data, None, contained)
     else:
         payload = ser.dumps_value((args, kwargs), shm_dir, name, what="argument")
         contained = payload[3]
     return payload, dep_pos, dep_ids, dep_ids + list(contained)
 
 
-def bind_args(payload: tuple, deps: list, refetch: Any = None) -> tuple[tuple, dict]:
+def bind_args(payload: Payload, deps: list[tuple[int | str, int, Payload]],
+              refetch: Callable[[int], Payload] | None = None
+              ) -> tuple[Sequence[Any], dict[str, Any]]:
     """Worker side: rebuild ``(args, kwargs)`` and put dependency values in place.
 
     ``refetch(oid)`` returns a fresh payload when a shared-memory file vanished because
     the object was spilled to disk after the driver sent it.
     """
     args, kwargs = ser.loads_value(payload)
-    if deps:
-        args = list(args)
-        for pos, oid, dep in deps:
-            try:
-                value = ser.loads_value(dep)
-            except FileNotFoundError:
-                if refetch is None:
-                    raise
-                value = ser.loads_value(refetch(oid))
-            if type(pos) is int:
-                args[pos] = value
-            else:
-                kwargs[pos] = value
-    return args, kwargs
+    if not deps:
+        return args, kwargs
+    values = list(args)
+    for pos, oid, dep in deps:
+        try:
+            value = ser.loads_value(dep)
+        except FileNotFoundError:
+            if refetch is None:
+                raise
+            value = ser.loads_value(refetch(oid))
+        if isinstance(pos, int):
+            values[pos] = value
+        else:
+            kwargs[pos] = value
+    return values, kwargs

@@ -10,26 +10,84 @@ groups their own pool or loop, chosen per method with ``@rt.method(concurrency_g
 Handles are picklable: pass them to tasks and other actors. An actor lives until
 ``rt.kill``, ``rt.exit_actor()`` inside it, ``rt.shutdown()``, or, for an unnamed actor,
 until no handle to it remains in any process and none of its calls is pending.
+
+Typing: ``@rt.remote`` on ``class C`` gives ``ActorClass[C]``, and ``C.remote(...)`` an
+``ActorHandle[C]``. Without a mypy plugin a type checker cannot turn ``C``'s methods into
+remote methods, so ``handle.m`` is an ``ActorMethod[Any]``: ``handle.m.remote(...)`` is
+an ``ObjectRef[Any]``, its arguments are not checked against ``C.m``, and a misspelt
+method is found at run time (an ``AttributeError`` naming the methods). The constructor
+arguments of ``C.remote(...)`` are not checked either. Annotate the result where you know
+it (``ref: rt.ObjectRef[int] = h.m.remote()``).
 """
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, TypeVar
+import threading
+from collections.abc import Callable
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Generic,
+    Literal,
+    NoReturn,
+    Protocol,
+    TypedDict,
+    TypeVar,
+    Unpack,
+    overload,
+)
 
 from . import _context
 from . import _serialization as ser
 from ._actors import ActorRec
 from ._task import Task, prep_args
-from .object_ref import ObjectRef
+from .object_ref import ObjectRef, detached_reason
 from .remote_function import check_options
 
-__all__ = ["ActorClass", "ActorHandle", "ActorMethod", "method", "exit_actor"]
+if TYPE_CHECKING:
+    from ._context import RuntimeCore
+
+__all__ = ["ActorClass", "ActorHandle", "ActorMethod", "MultiReturnMethod", "ActorOptions",
+           "method", "exit_actor"]
 
 F = TypeVar("F", bound=Callable[..., Any])
+_bind_lock = threading.Lock()  # a detached handle binds once (see ActorHandle._bound)
+T = TypeVar("T")
+R = TypeVar("R")
 
-_ACTOR_OPTIONS = {"max_concurrency", "concurrency_groups", "max_restarts", "max_task_retries",
-                  "name", "num_cpus", "num_gpus", "resources", "namespace", "lifetime",
-                  "scheduling_strategy", "get_if_exists"}
+class ActorOptions(TypedDict, total=False):
+    """The options of an actor class, for ``@rt.remote(...)`` and ``Cls.options(...)``.
+
+    ``num_cpus``, ``num_gpus``, ``resources``, ``namespace``, ``lifetime`` and
+    ``scheduling_strategy`` are accepted for Ray code and make no difference.
+
+    Examples
+    --------
+    >>> import streamz_core.runtime as rt
+    >>> opts: ActorOptions = {"max_concurrency": 2, "max_restarts": 1}
+    >>> @rt.remote
+    ... class Pool:
+    ...     def ping(self):
+    ...         return "pong"
+    >>> rt.get(Pool.options(**opts).remote().ping.remote())
+    'pong'
+    """
+
+    max_concurrency: int
+    concurrency_groups: dict[str, int]
+    max_restarts: int
+    max_task_retries: int
+    name: str | None
+    get_if_exists: bool
+    num_cpus: float
+    num_gpus: float
+    resources: dict[str, float]
+    namespace: str | None
+    lifetime: str | None
+    scheduling_strategy: Any
+
+
+_ACTOR_OPTIONS = set(ActorOptions.__annotations__)
 
 
 def method(*, concurrency_group: str | None = None,
@@ -76,15 +134,16 @@ def exit_actor() -> None:
     ended
     """
     core = _context.current()
-    if core is None or core.is_driver or core.host is None:
+    worker = None if core is None else _context.as_worker(core)
+    if worker is None or worker.host is None:
         raise RuntimeError("rt.exit_actor() was called outside an actor method; call it "
                            "inside a method of an @rt.remote class (use rt.kill(handle) "
                            "from outside)")
-    from ._actor_host import ActorExit
+    from .worker.common import ActorExit
     raise ActorExit()
 
 
-def _class_meta(cls: type, options: dict) -> dict:
+def _class_meta(cls: type, options: dict[str, Any]) -> dict[str, Any]:
     import inspect
 
     methods: dict[str, int] = {}
@@ -111,8 +170,11 @@ def _class_meta(cls: type, options: dict) -> dict:
             "is_async": is_async, "max_task_retries": options.get("max_task_retries", 0)}
 
 
-class ActorClass:
+class ActorClass(Generic[T]):
     """An actor class made by ``@rt.remote``; ``.remote(...)`` starts an actor.
+
+    Typed ``ActorClass[C]`` for ``@rt.remote class C``; see the module docstring for what
+    a type checker can and cannot check of actors.
 
     Examples
     --------
@@ -129,8 +191,8 @@ class ActorClass:
     [11, 12, 13]
     """
 
-    def __init__(self, cls: type, options: dict | None = None, key: bytes | None = None,
-                 blob: bytes | None = None) -> None:
+    def __init__(self, cls: type[T], options: dict[str, Any] | None = None,
+                 key: bytes | None = None, blob: bytes | None = None) -> None:
         opts = dict(options or {})
         check_options(f"@rt.remote class {cls.__name__!r}", opts, _ACTOR_OPTIONS)
         mc = opts.get("max_concurrency")
@@ -148,11 +210,11 @@ class ActorClass:
         self.__name__ = cls.__name__
         self.__doc__ = cls.__doc__
 
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+    def __call__(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise TypeError(f"actor class {self.__name__!r} cannot be instantiated directly; use "
                         f"{self.__name__}.remote(...) to start an actor")
 
-    def __reduce__(self) -> tuple:
+    def __reduce__(self) -> tuple[Any, ...]:
         return (ActorClass, (self._cls, self._options, self._key))
 
     def _get_blob(self) -> bytes:
@@ -160,7 +222,7 @@ class ActorClass:
             self._blob = ser.pickle_dumps(self._cls)  # keeps the methods' file and source
         return self._blob
 
-    def options(self, **options: Any) -> ActorClass:
+    def options(self, **options: Unpack[ActorOptions]) -> ActorClass[T]:
         """Return a copy with options changed (``name``, ``max_concurrency``, ...).
 
         Examples
@@ -179,7 +241,7 @@ class ActorClass:
         opts.update(options)
         return ActorClass(self._cls, opts, self._key, self._blob)
 
-    def remote(self, *args: Any, **kwargs: Any) -> ActorHandle:
+    def remote(self, *args: Any, **kwargs: Any) -> ActorHandle[T]:
         """Start the actor in its own process; return its handle at once.
 
         Examples
@@ -197,26 +259,32 @@ class ActorClass:
         core = _context.core()
         name = self._options.get("name")
         if name is not None and self._options.get("get_if_exists"):
-            info = core.actor_info(name) if not core.is_driver else None
-            rec = core.lookup_actor(name) if core.is_driver else None
+            driver = _context.as_driver(core)
+            worker = _context.as_worker(core)
+            rec = driver.lookup_actor(name) if driver is not None else None
             if rec is not None:
-                return ActorHandle(rec.aid, rec.name, rec.meta)
+                return ActorHandle(rec.aid, rec.name, rec.meta, core)
+            info = worker.actor_info(name) if worker is not None else None
             if info is not None:
-                return ActorHandle(*info)
+                return ActorHandle(*info, core)
         aid = core.new_id()
         payload, dep_pos, dep_ids, holds = prep_args(args, kwargs, core.shm_dir, f"a{aid:x}")
         task = Task(aid, "create", self._key, payload, dep_pos, dep_ids, [], 1, 0, False,
                     f"{self.__name__}.__init__", holds, actor=aid)
-        opts = {k: self._options[k] for k in ("max_concurrency", "concurrency_groups",
+        opts: dict[str, Any] = {k: self._options[k] for k in ("max_concurrency", "concurrency_groups",
                                               "max_restarts", "max_task_retries")
                 if k in self._options}
         rec = ActorRec(aid, name, task, opts, self._meta)
         core.create_actor(rec, self._get_blob)
-        return ActorHandle(aid, name, self._meta)
+        return ActorHandle(aid, name, self._meta, core)
 
 
-class ActorHandle:
+class ActorHandle(Generic[T]):
     """A handle to a running actor: ``handle.method.remote(...)`` returns an ObjectRef.
+
+    A handle unpickled in a process where no runtime runs starts nothing; calling a
+    method through it raises :class:`~.exceptions.ActorDiedError` saying what to do
+    (as for a detached :class:`~.object_ref.ObjectRef`).
 
     Examples
     --------
@@ -230,20 +298,51 @@ class ActorHandle:
     'hi'
     """
 
-    def __init__(self, aid: int, name: str | None, meta: dict) -> None:
+    def __init__(self, aid: int, name: str | None, meta: dict[str, Any],
+                 core: RuntimeCore | None = None) -> None:
         self._aid = aid
         self._name = name
         self._meta = meta
-        self._core = _context.core()
-        self._core.add_ref(aid, False)
+        if core is None:
+            core = _context.core()
+        self._core: RuntimeCore | None = core
+        core.add_ref(aid, False)
+
+    @classmethod
+    def _detached(cls, aid: int, name: str | None, meta: dict[str, Any]) -> ActorHandle[Any]:
+        """A handle bound to no runtime yet (unpickled where none runs)."""
+        h: ActorHandle[Any] = cls.__new__(cls)
+        h._aid, h._name, h._meta, h._core = aid, name, meta, None
+        return h
+
+    def _bound(self) -> RuntimeCore:
+        """This handle's core, or the error that says why it has none (as for refs)."""
+        core = self._core
+        if core is not None:
+            return core
+        current = _context.current()
+        worker = None if current is None else _context.as_worker(current)
+        if worker is None:
+            from .exceptions import ActorDiedError
+
+            raise ActorDiedError(detached_reason(repr(self), current is not None,
+                                                 "its actor cannot be called from here",
+                                                 "call the actor there"))
+        with _bind_lock:
+            if self._core is None:
+                worker.add_ref(self._aid, False)
+                self._core = worker
+            return self._core
 
     def __del__(self) -> None:
         try:
-            self._core.release(self._aid)
+            core = self._core
+            if core is not None:
+                core.release(self._aid)
         except Exception:  # interpreter shutdown
             pass
 
-    def __getattr__(self, attr: str) -> ActorMethod:
+    def __getattr__(self, attr: str) -> ActorMethod[Any]:
         meta = self.__dict__.get("_meta")
         if meta is None or attr.startswith("__"):
             raise AttributeError(attr)
@@ -253,15 +352,15 @@ class ActorHandle:
             raise AttributeError(
                 f"actor class {meta['class_name']!r} has no method {attr!r}; its methods are "
                 f"{', '.join(sorted(meta['methods']))}")
-        m = ActorMethod(self, attr, meta["methods"][attr])
+        m: ActorMethod[Any] = ActorMethod(self, attr, meta["methods"][attr])
         self.__dict__[attr] = m
         return m
 
-    def __reduce__(self) -> tuple:
+    def __reduce__(self) -> tuple[Any, ...]:
         refs = ser.collecting()  # a stored value or pending task holding the handle
         if refs is not None:     # keeps the actor alive, like an ObjectRef
             refs.append(self._aid)
-        return (ActorHandle, (self._aid, self._name, self._meta))
+        return (_rebuild_handle, (self._aid, self._name, self._meta))
 
     def __repr__(self) -> str:
         n = f" name={self._name!r}" if self._name else ""
@@ -274,8 +373,18 @@ class ActorHandle:
         return hash(("ActorHandle", self._aid))
 
 
-class ActorMethod:
+def _rebuild_handle(aid: int, name: str | None, meta: dict[str, Any]) -> ActorHandle[Any]:
+    # Unpickling must never start a runtime: where none runs, the handle stays detached
+    core = _context.current()
+    if core is None:
+        return ActorHandle._detached(aid, name, meta)
+    return ActorHandle(aid, name, meta, core)
+
+
+class ActorMethod(Generic[R]):
     """One method of an actor handle; call ``.remote(...)`` to submit a call.
+
+    A handle's attributes are typed ``ActorMethod[Any]`` (see the module docstring).
 
     Examples
     --------
@@ -289,12 +398,19 @@ class ActorMethod:
     1
     """
 
-    def __init__(self, handle: ActorHandle, name: str, num_returns: int = 1) -> None:
+    def __init__(self, handle: ActorHandle[Any], name: str, num_returns: int = 1) -> None:
         self._handle = handle
         self._name = name
         self._nret = num_returns
 
-    def options(self, *, num_returns: int | None = None, **ignored: Any) -> ActorMethod:
+    @overload
+    def options(self, *, num_returns: Literal[1] | None = None,
+                **ignored: Any) -> ActorMethod[R]: ...
+
+    @overload
+    def options(self, *, num_returns: int, **ignored: Any) -> MultiReturnMethod: ...
+
+    def options(self, *, num_returns: int | None = None, **ignored: Any) -> Any:
         """Return this method with another ``num_returns`` (other options are ignored).
 
         Examples
@@ -309,14 +425,16 @@ class ActorMethod:
         """
         return ActorMethod(self._handle, self._name, num_returns or self._nret)
 
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+    def __call__(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise TypeError(f"actor method {self._name!r} cannot be called directly; use "
                         f"handle.{self._name}.remote(...)")
 
-    def remote(self, *args: Any, **kwargs: Any) -> Any:
+    def remote(self, *args: Any, **kwargs: Any) -> ObjectRef[R]:
         """Submit the call; return its :class:`ObjectRef` (or refs) at once.
 
-        Top-level ref arguments are replaced by their values before the call.
+        Top-level ref arguments are replaced by their values before the call. A method
+        declared with ``@rt.method(num_returns=n)`` returns ``n`` refs; a type checker
+        sees one (use ``.options(num_returns=n)`` at the call to have the list typed).
 
         Examples
         --------
@@ -328,8 +446,10 @@ class ActorMethod:
         >>> rt.get(Adder.remote().add.remote(rt.put(1), 2))
         3
         """
-        core = _context.core()
         h = self._handle
+        if h._core is None:
+            h._bound()  # a detached handle: bind to this process's runtime, or explain
+        core = _context.core()
         n = self._nret
         out_ids = [core.new_id() for _ in range(n)]
         payload, dep_pos, dep_ids, holds = prep_args(args, kwargs, core.shm_dir,
@@ -339,9 +459,34 @@ class ActorMethod:
                     h._meta.get("max_task_retries", 0), False,
                     f"{h._meta['class_name']}.{self._name}", holds, actor=h._aid,
                     method=self._name)
-        if core.is_driver:
+        driver = _context.as_driver(core)
+        if driver is not None:
             for oid in out_ids:
-                core.table.new(oid)
-        refs = [ObjectRef(oid, core, True) for oid in out_ids]
+                driver.table.new(oid)
+        refs: list[ObjectRef[Any]] = [ObjectRef(oid, core, True) for oid in out_ids]
         core.submit(task)
-        return refs[0] if n == 1 else refs
+        # typed for num_returns=1; with more, .options(num_returns=n) gives MultiReturnMethod
+        return refs[0] if n == 1 else refs  # type: ignore[return-value]
+
+
+class MultiReturnMethod(Protocol):
+    """The static type of ``handle.m.options(num_returns=n)`` for ``n`` > 1.
+
+    At run time it is an :class:`ActorMethod`; this protocol tells a type checker that
+    ``.remote(...)`` returns a list of refs, one per returned value.
+
+    Examples
+    --------
+    >>> import streamz_core.runtime as rt
+    >>> @rt.remote
+    ... class Split:
+    ...     def halves(self, x):
+    ...         return x // 2, x - x // 2
+    >>> method: MultiReturnMethod = Split.remote().halves.options(num_returns=2)
+    >>> rt.get(method.remote(5))
+    [2, 3]
+    """
+
+    def remote(self, *args: Any, **kwargs: Any) -> list[ObjectRef[Any]]: ...
+
+    def options(self, *, num_returns: int | None = None, **ignored: Any) -> Any: ...

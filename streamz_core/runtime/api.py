@@ -10,71 +10,41 @@ from __future__ import annotations
 import atexit
 import os
 import threading
-from typing import TYPE_CHECKING, Any, Sequence
+from collections.abc import Callable, Sequence
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Literal,
+    ParamSpec,
+    Protocol,
+    TypeVar,
+    Unpack,
+    overload,
+)
 
-from . import _context
+from . import _checks, _context, _session_dirs
 from . import _serialization as ser
-from .actor import ActorClass, ActorHandle
+
+# importable from here as before (tests, and the users who set the variable)
+from ._session_dirs import SHM_DIR_ENV as SHM_DIR_ENV
+from ._session_dirs import clean_stale as _clean_stale
+from .actor import ActorClass, ActorHandle, ActorOptions
 from .exceptions import GetTimeoutError
 from .object_ref import ObjectRef
-from .remote_function import RemoteFunction
+from .remote_function import MultiReturnFunction, RemoteFunction, TaskOptions
 
 if TYPE_CHECKING:
     import asyncio
 
+    from ._context import PayloadFuture
+
 __all__ = ["init", "shutdown", "is_initialized", "remote", "get", "wait", "put", "cancel",
-           "kill", "get_actor", "as_future"]
+           "kill", "get_actor", "as_future", "RemoteOptions", "RemoteDecorator",
+           "MultiReturnDecorator"]
 
-_PREFIX = "streamz-rt-"
-
-
-def _default_memory(shm_root: str) -> int:
-    """30 % of RAM, but at most half of the free space of the shared-memory filesystem.
-
-    Docker gives containers a 64 MB ``/dev/shm`` whatever the RAM: a limit above its free
-    space would never spill and fail with ``ENOSPC`` instead. The other half leaves room
-    for results and arguments still being written when the store is at its limit.
-    """
-    from ._shm_files import free_bytes
-
-    try:
-        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError):
-        total = 8 << 30
-    return max(ser.INLINE_MAX, min(max(75 << 20, int(total * 0.3)), free_bytes(shm_root) // 2))
-
-
-#: Environment variable naming the directory under which sessions keep their
-#: shared-memory files (default ``/dev/shm``); tests point it at a small tmpfs.
-SHM_DIR_ENV = "STREAMZ_CORE_SHM_DIR"
-
-
-def _shm_root() -> str:
-    import tempfile
-
-    root = os.environ.get(SHM_DIR_ENV)
-    if root:
-        if not os.path.isdir(root):
-            raise ValueError(f"{SHM_DIR_ENV}={root!r} is not a directory; set it to an "
-                             f"existing directory (a tmpfs mount) or unset it for /dev/shm")
-        return root
-    return "/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir()
-
-
-def _clean_stale() -> None:
-    import glob
-    import shutil
-    import tempfile
-
-    for root in {_shm_root(), tempfile.gettempdir()}:
-        for path in glob.glob(os.path.join(root, _PREFIX + "*")):
-            try:
-                pid = int(os.path.basename(path)[len(_PREFIX):].split("-")[0])
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                shutil.rmtree(path, ignore_errors=True)
-            except (ValueError, OSError):
-                pass
+P = ParamSpec("P")
+R = TypeVar("R")
+T = TypeVar("T")
 
 
 def init(num_workers: int | None = None, object_store_memory: int | None = None,
@@ -107,34 +77,37 @@ def init(num_workers: int | None = None, object_store_memory: int | None = None,
                 "call rt.shutdown() first, or pass ignore_reinit_error=True")
         if num_workers is None:
             num_workers = os.cpu_count() or 1
-        if not isinstance(num_workers, int) or isinstance(num_workers, bool) or num_workers < 1:
+        if not _checks.is_count(num_workers, 1):
             raise ValueError(f"rt.init(num_workers={num_workers!r}): num_workers must be an "
                              f"int >= 1 (or None for one per core)")
-        if object_store_memory is not None and (
-                not isinstance(object_store_memory, int) or isinstance(object_store_memory, bool)
-                or object_store_memory < 1):
+        if object_store_memory is not None and not _checks.is_count(object_store_memory, 1):
             raise ValueError(f"rt.init(object_store_memory={object_store_memory!r}): give a "
                              f"number of bytes >= 1 (or None for 30 % of RAM, at most half "
                              f"of the free shared memory)")
         import tempfile
 
-        from ._scheduler import Driver
+        from .driver import Driver
 
-        shm_root = _shm_root()
+        shm_root = _session_dirs.shm_root()
         _clean_stale()  # first: dead sessions' files must not count against the free space
         if object_store_memory is None:
-            object_store_memory = _default_memory(shm_root)
-        tag = f"{_PREFIX}{os.getpid()}-"
+            object_store_memory = _session_dirs.default_memory(shm_root)
+        tag = f"{_session_dirs.PREFIX}{os.getpid()}-"
         shm_dir = tempfile.mkdtemp(prefix=tag, dir=shm_root)
         if spill_dir is not None:
             os.makedirs(spill_dir, exist_ok=True)
         spill = tempfile.mkdtemp(prefix=tag, dir=spill_dir)
-        core = Driver(num_workers, object_store_memory, shm_dir, spill)
-        core.session_dirs = (shm_dir, spill)
-        _context.set_core(core)
-        if not getattr(init, "_atexit", False):
+        global _atexit_registered
+        driver: _context.DriverCore = Driver(num_workers, object_store_memory, shm_dir,
+                                             spill)
+        _context.set_core(driver)
+        if not _atexit_registered:
             atexit.register(shutdown)
-            init._atexit = True  # type: ignore[attr-defined]
+            _atexit_registered = True
+
+
+_atexit_registered = False
+_context.set_starter(init)  # the first remote call, put or get starts the runtime
 
 
 def is_initialized() -> bool:
@@ -164,14 +137,78 @@ def shutdown() -> None:
     """
     with _context._lock:
         core = _context.current()
-        if core is None or not core.is_driver:
+        driver = None if core is None else _context.as_driver(core)
+        if driver is None:
             return
         _context.set_core(None)
-        core.shutdown()
-        import shutil
+        driver.shutdown()  # it also removes the session's directories
 
-        for d in getattr(core, "session_dirs", ()):
-            shutil.rmtree(d, ignore_errors=True)
+
+class RemoteOptions(TaskOptions, ActorOptions, total=False):
+    """Every option ``@rt.remote(...)`` takes (task and actor options; see their types).
+
+    Examples
+    --------
+    >>> import streamz_core.runtime as rt
+    >>> opts: RemoteOptions = {"max_retries": 1}
+    >>> @rt.remote(**opts)
+    ... def two():
+    ...     return 2
+    >>> rt.get(two.remote())
+    2
+    """
+
+
+class RemoteDecorator(Protocol):
+    """What ``@rt.remote(...)`` returns: it makes a remote function or an actor class.
+
+    Examples
+    --------
+    >>> import streamz_core.runtime as rt
+    >>> deco: RemoteDecorator = rt.remote(max_retries=0)
+    >>> rt.get(deco(abs).remote(-3))
+    3
+    """
+
+    @overload  # a class is also a callable: its overload comes first and wins
+    def __call__(self, obj: type[T], /) -> ActorClass[T]: ...  # type: ignore[overload-overlap]
+
+    @overload
+    def __call__(self, obj: Callable[P, R], /) -> RemoteFunction[P, R]: ...
+
+
+class MultiReturnDecorator(Protocol):
+    """What ``@rt.remote(num_returns=n)`` returns for ``n`` > 1 (functions only).
+
+    Examples
+    --------
+    >>> import streamz_core.runtime as rt
+    >>> deco: MultiReturnDecorator = rt.remote(num_returns=2)
+    >>> rt.get(deco(divmod).remote(7, 2))
+    [3, 1]
+    """
+
+    def __call__(self, fn: Callable[P, Any], /) -> MultiReturnFunction[P]: ...
+
+
+# A class is also a callable returning its instances: the class overload comes first and
+# wins (mypy flags the overlap of the two, which is the point of the order)
+@overload
+def remote(obj: type[T], /) -> ActorClass[T]: ...  # type: ignore[overload-overlap]
+
+
+@overload
+def remote(obj: Callable[P, R], /) -> RemoteFunction[P, R]: ...
+
+
+# num_returns=1 (a Literal) also matches the int overload below: the first match wins
+@overload
+def remote(  # type: ignore[overload-overlap]
+        *, num_returns: Literal[1] = ..., **options: Unpack[RemoteOptions]) -> RemoteDecorator: ...
+
+
+@overload
+def remote(*, num_returns: int, **options: Unpack[RemoteOptions]) -> MultiReturnDecorator: ...
 
 
 def remote(*args: Any, **options: Any) -> Any:
@@ -179,6 +216,12 @@ def remote(*args: Any, **options: Any) -> Any:
 
     Use it bare or with options: ``@rt.remote(num_returns=2, max_retries=0)``,
     ``@rt.remote(max_concurrency=10)``.
+
+    Typing: on ``def f(x: int) -> str`` it gives ``RemoteFunction[[int], str]`` (so
+    ``f.remote("a")`` is a type error and ``rt.get(f.remote(1))`` is a ``str``); with
+    ``num_returns=n`` for a literal ``n > 1``, a :class:`MultiReturnFunction` whose
+    ``.remote`` returns a list of refs; on ``class C`` an ``ActorClass[C]`` (see
+    :mod:`streamz_core.runtime.actor` for what is checked of actors).
 
     Examples
     --------
@@ -197,7 +240,7 @@ def remote(*args: Any, **options: Any) -> Any:
     return lambda obj: _make(obj, options)
 
 
-def _make(obj: Any, options: dict) -> Any:
+def _make(obj: Any, options: dict[str, Any]) -> Any:
     import inspect
 
     if inspect.isclass(obj):
@@ -212,44 +255,26 @@ def _make(obj: Any, options: dict) -> Any:
     return RemoteFunction(obj, options)
 
 
-def _as_refs(refs: Any, fn: str) -> list[ObjectRef]:
-    if isinstance(refs, ObjectRef):
-        return [refs]
-    try:
-        lst = list(refs)
-    except TypeError:
-        raise TypeError(f"rt.{fn}() takes an ObjectRef or a list of them, got "
-                        f"{refs!r}; pass the refs returned by .remote() or rt.put()") from None
+def _bound_core(lst: list[ObjectRef[Any]]) -> _context.RuntimeCore:
+    """The core of the refs (binding detached ones here); the current one for none."""
+    if not lst:
+        return _context.core()
     for r in lst:
-        if not isinstance(r, ObjectRef):
-            raise TypeError(f"rt.{fn}() got {r!r}, which is not an ObjectRef; pass only the "
-                            f"refs returned by .remote() or rt.put()")
-    return lst
+        if r._core is None:
+            r._bound()  # unpickled before a runtime ran here: bind, or say what to do
+    return lst[0]._bound()
 
 
-def _check_timeout(timeout: Any, fn: str) -> float | None:
-    """``timeout`` as float seconds (None: no limit), or a clear error naming ``fn``."""
-    import decimal
-    import math
-    import numbers
-
-    if timeout is None:
-        return None
-    if isinstance(timeout, bool) or not isinstance(timeout, (numbers.Real, decimal.Decimal)):
-        raise TypeError(
-            f"rt.{fn}(timeout={timeout!r}): expected a number of seconds such as 1.5 "
-            f"(not a string or {type(timeout).__name__}), or None to wait without limit"
-        )
-    seconds = float(timeout)
-    if math.isnan(seconds) or seconds < 0:
-        raise ValueError(
-            f"rt.{fn}(timeout={timeout!r}): expected a number of seconds >= 0, "
-            "or None to wait without limit"
-        )
-    return None if math.isinf(seconds) else seconds
+@overload
+def get(refs: ObjectRef[R], *, timeout: float | None = None) -> R: ...
 
 
-def get(refs: ObjectRef | Sequence[ObjectRef], *, timeout: float | None = None) -> Any:
+@overload
+def get(refs: Sequence[ObjectRef[R]], *, timeout: float | None = None) -> list[R]: ...
+
+
+def get(refs: ObjectRef[Any] | Sequence[ObjectRef[Any]], *,
+        timeout: float | None = None) -> Any:
     """Block until the value(s) are ready and return them (a list keeps input order).
 
     Raises the remote exception as its original class, or :class:`GetTimeoutError`
@@ -263,14 +288,14 @@ def get(refs: ObjectRef | Sequence[ObjectRef], *, timeout: float | None = None) 
     [1, 2]
     """
     if timeout is not None:
-        timeout = _check_timeout(timeout, "get")
+        timeout = _checks.check_timeout(timeout, "get")
     if type(refs) is ObjectRef:  # fast path: one ref
         payload = refs._payload(timeout)
         if payload[0] == "e":  # raised here: the user's traceback ends at rt.get
             raise ser.error_from_payload(payload)
-        return refs._core.load(payload)
-    lst = _as_refs(refs, "get")
-    core = lst[0]._core if lst else _context.core()
+        return refs._load(payload)
+    lst = _checks.as_refs(refs, "get")
+    core = _bound_core(lst)
     futs = core.object_futures([r._id for r in lst])
     core.check_blocking_get()
     if not all(f.done() for f in futs):
@@ -289,7 +314,7 @@ def get(refs: ObjectRef | Sequence[ObjectRef], *, timeout: float | None = None) 
     return values[0] if isinstance(refs, ObjectRef) else values
 
 
-def _wait_count(futs: list, need: int, timeout: float | None) -> bool:
+def _wait_count(futs: Sequence[PayloadFuture], need: int, timeout: float | None) -> bool:
     if sum(f.done() for f in futs) >= need:
         return True
     cond = threading.Condition()
@@ -307,8 +332,8 @@ def _wait_count(futs: list, need: int, timeout: float | None) -> bool:
         return cond.wait_for(lambda: count[0] >= need, timeout)
 
 
-def wait(refs: Sequence[ObjectRef], *, num_returns: int = 1, timeout: float | None = None,
-         fetch_local: bool = True) -> tuple[list[ObjectRef], list[ObjectRef]]:
+def wait(refs: Sequence[ObjectRef[R]], *, num_returns: int = 1, timeout: float | None = None,
+         fetch_local: bool = True) -> tuple[list[ObjectRef[R]], list[ObjectRef[R]]]:
     """Wait until ``num_returns`` refs are ready or ``timeout`` s pass.
 
     Returns ``(ready, not_ready)``, both in input order; ``ready`` holds at most
@@ -322,24 +347,24 @@ def wait(refs: Sequence[ObjectRef], *, num_returns: int = 1, timeout: float | No
     >>> ready == [a, b], rest
     (True, [])
     """
-    timeout = _check_timeout(timeout, "wait")
-    lst = _as_refs(refs, "wait")
-    if not isinstance(num_returns, int) or not 0 <= num_returns <= len(lst):
+    timeout = _checks.check_timeout(timeout, "wait")
+    lst = _checks.as_refs(refs, "wait")
+    if not _checks.is_count(num_returns, 0) or num_returns > len(lst):
         raise ValueError(f"rt.wait(num_returns={num_returns!r}) must be between 0 and the "
                          f"number of refs ({len(lst)})")
-    core = lst[0]._core if lst else _context.core()
+    core = _bound_core(lst)
     futs = core.object_futures([r._id for r in lst])
     if sum(f.done() for f in futs) < num_returns:
         with core.blocking():
             _wait_count(futs, num_returns, timeout)
-    ready: list = []
-    rest: list = []
-    for r, f in zip(lst, futs):
+    ready: list[ObjectRef[R]] = []
+    rest: list[ObjectRef[R]] = []
+    for r, f in zip(lst, futs, strict=True):
         (ready if f.done() and len(ready) < num_returns else rest).append(r)
     return ready, rest
 
 
-def put(value: Any) -> ObjectRef:
+def put(value: R) -> ObjectRef[R]:
     """Store ``value`` in the object store; return a ref to pass to tasks and actors.
 
     Large numpy arrays and other buffers go to shared memory once; every get then returns
@@ -358,14 +383,15 @@ def put(value: Any) -> ObjectRef:
     core = _context.core()
     oid = core.new_id()
     payload = ser.dumps_value(value, core.shm_dir, f"{oid:x}", what="value given to rt.put")
-    if core.is_driver:
-        core.table.new(oid)
-    ref = ObjectRef(oid, core, True)
+    driver = _context.as_driver(core)
+    if driver is not None:
+        driver.table.new(oid)
+    ref: ObjectRef[R] = ObjectRef(oid, core, True)
     core.put(payload, oid)
     return ref
 
 
-def cancel(ref: ObjectRef, *, force: bool = False, recursive: bool = True) -> None:
+def cancel(ref: ObjectRef[Any], *, force: bool = False, recursive: bool = True) -> None:
     """Cancel the task or actor call behind ``ref``.
 
     Pending work is dropped; a running task gets ``KeyboardInterrupt`` (``force=True``
@@ -382,10 +408,10 @@ def cancel(ref: ObjectRef, *, force: bool = False, recursive: bool = True) -> No
     """
     if not isinstance(ref, ObjectRef):
         raise TypeError(f"rt.cancel() takes an ObjectRef, got {ref!r}")
-    ref._core.cancel(ref._id, force, recursive)
+    ref._bound().cancel(ref._id, force, recursive)
 
 
-def kill(actor: ActorHandle, *, no_restart: bool = True) -> None:
+def kill(actor: ActorHandle[Any], *, no_restart: bool = True) -> None:
     """Kill an actor's process at once; with ``no_restart=False`` it may restart.
 
     Examples
@@ -402,7 +428,7 @@ def kill(actor: ActorHandle, *, no_restart: bool = True) -> None:
     _context.core().kill_actor(actor._aid, no_restart)
 
 
-def get_actor(name: str) -> ActorHandle:
+def get_actor(name: str) -> ActorHandle[Any]:
     """Return the handle of the live actor created with ``options(name=name)``.
 
     Examples
@@ -415,18 +441,22 @@ def get_actor(name: str) -> ActorHandle:
     no live actor is named 'no-such-actor'
     """
     core = _context.core()
-    if core.is_driver:
-        rec = core.lookup_actor(name)
+    driver = _context.as_driver(core)
+    worker = _context.as_worker(core)
+    info: tuple[int, str | None, dict[str, Any]] | None = None
+    if driver is not None:
+        rec = driver.lookup_actor(name)
         info = None if rec is None else (rec.aid, rec.name, rec.meta)
-    else:
-        info = core.actor_info(name)
+    elif worker is not None:
+        info = worker.actor_info(name)
     if info is None:
         raise ValueError(f"no live actor is named {name!r}; create it with "
                          f"Cls.options(name={name!r}).remote() first")
-    return ActorHandle(*info)
+    return ActorHandle(*info, core)
 
 
-def as_future(ref: ObjectRef, loop: asyncio.AbstractEventLoop | None = None) -> asyncio.Future:
+def as_future(ref: ObjectRef[R],
+              loop: asyncio.AbstractEventLoop | None = None) -> asyncio.Future[R]:
     """Return an asyncio future of ``ref``'s value on ``loop``.
 
     The default is the running loop, else this thread's event loop (the one

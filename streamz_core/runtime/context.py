@@ -6,7 +6,8 @@ snapshot of the driver's queues and object store (driver only).
 from __future__ import annotations
 
 import os
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 from . import _context
 
@@ -42,14 +43,15 @@ def runtime_context() -> RuntimeContext:
     True
     """
     core = _context.core()
-    if core.is_driver:
+    worker = _context.as_worker(core)
+    if worker is None:
         return RuntimeContext(True, 0, os.getpid(), None, None, lambda: False)
-    from ._worker import current_task
+    from .worker.common import current_task
 
     tid = current_task.get()
-    host = core.host
-    cancelled = host.cancelled if host is not None else core.cancelled
-    return RuntimeContext(False, core.index, os.getpid(), tid,
+    host = worker.host
+    cancelled = host.cancelled if host is not None else worker.cancelled
+    return RuntimeContext(False, worker.index, os.getpid(), tid,
                           host.aid if host is not None else None,
                           lambda: tid in cancelled)
 
@@ -92,19 +94,8 @@ def statistics() -> RuntimeStatistics:
     >>> isinstance(rt.statistics().objects, int)
     True
     """
-    core = _context.core()
-    if not core.is_driver:
+    driver = _context.as_driver(_context.core())
+    if driver is None:
         raise RuntimeError("rt.statistics() is only available in the driver process; "
                            "call it outside tasks and actors")
-    workers = list(core.workers)
-    table = core.table
-    return RuntimeStatistics(
-        workers=sum(1 for w in workers if not w.dead),
-        blocked_workers=sum(1 for w in workers if w.blocked),
-        actors=sum(1 for a in list(core.actors.values()) if a.state != "dead"),
-        pending_tasks=len(core._ready) + len(core._inbox),
-        running_tasks=sum(len(w.inflight) for w in workers),
-        objects=len(table.futs),
-        store_bytes=table.stored_bytes(),
-        spilled_objects=len(table.spilled_keys()),
-        worker_crashes=core.crashes)
+    return driver.statistics()

@@ -70,7 +70,7 @@ class TaskError(RuntimeBaseError):
         self.message = message
         self.traceback = traceback
 
-    def __reduce__(self):  # type: ignore[override]
+    def __reduce__(self) -> tuple[type[TaskError], tuple[str, str, str]]:
         return (TaskError, (self.type_name, self.message, self.traceback))
 
 
@@ -126,6 +126,9 @@ class SerializationError(RuntimeBaseError, TypeError):
 
 class ObjectLostError(RuntimeBaseError):
     """The object was freed or the runtime shut down before it could be read.
+
+    Also raised on reading a ref that was unpickled in a process where no runtime ran
+    (such a ref starts nothing and belongs to no object store there).
 
     Examples
     --------

@@ -13,29 +13,39 @@ a running event loop are called on that loop (in batches, one wake-up per loop).
 from __future__ import annotations
 
 import concurrent.futures as cf
+import os
 import sys
 import threading
-from typing import TYPE_CHECKING, Any, Callable, Generator, Generic, TypeVar
+from collections.abc import Callable, Generator
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from . import _context
 from . import _serialization as ser
-from .exceptions import GetTimeoutError
+from .exceptions import GetTimeoutError, ObjectLostError
 
 if TYPE_CHECKING:
     import asyncio
+    import contextvars
+
+    from ._context import Payload, PayloadFuture, RuntimeCore
 
 __all__ = ["ObjectRef"]
 
-T = TypeVar("T")
+T = TypeVar("T", covariant=True)  # a ref of an int is a ref of an object (read-only)
 
-_pending: dict[Any, list] = {}
+_Call = tuple[Callable[[Any], None], Any]
+_pending: dict[asyncio.AbstractEventLoop, list[_Call]] = {}
 _plock = threading.Lock()
+_bind_lock = threading.Lock()
 
 
-def _running_loop() -> Any:
+def _running_loop() -> asyncio.AbstractEventLoop | None:
     """The running asyncio loop of this thread, or None (without importing asyncio)."""
     aio = sys.modules.get("asyncio")
-    return None if aio is None else aio.events._get_running_loop()
+    if aio is None:
+        return None
+    loop: asyncio.AbstractEventLoop | None = aio.events._get_running_loop()
+    return loop
 
 
 def _drain(loop: asyncio.AbstractEventLoop) -> None:
@@ -76,18 +86,25 @@ def _current_loop(what: str) -> asyncio.AbstractEventLoop:
             f"asyncio.set_event_loop(asyncio.new_event_loop())") from None
 
 
-def _wake(waiter: asyncio.Future) -> None:
+def _wake(waiter: asyncio.Future[None]) -> None:
     if not waiter.done():
         waiter.set_result(None)
 
 
 class ObjectRef(Generic[T]):
-    """A reference to a remote value; await it or pass it to ``rt.get``.
+    """A reference to a remote value of type ``T``; await it or pass it to ``rt.get``.
 
     Refs are returned by ``f.remote()``, ``actor.method.remote()`` and ``rt.put``; you do
     not create them yourself. Passing a ref as a top-level argument of a remote call passes
     its value; refs nested in containers stay refs. The value is freed when no ref to it
     remains in any process.
+
+    A ref unpickled in a process where no runtime runs is *detached*: it starts nothing,
+    and reading it (``rt.get``, ``await``, ``.future()``...) raises
+    :class:`~.exceptions.ObjectLostError` saying what to do. (Inside tasks and actors a
+    runtime always runs, so refs unpickled there are bound to it.) A runtime started
+    later in that process does not adopt it: that runtime did not make the object, and
+    its own object ids start again at 1, so the ref would read another object.
 
     Examples
     --------
@@ -106,19 +123,53 @@ class ObjectRef(Generic[T]):
 
     __slots__ = ("_id", "_core", "_cbs", "__weakref__")
 
-    def __init__(self, oid: int, core: Any = None, fresh: bool = False) -> None:
+    def __init__(self, oid: int, core: RuntimeCore | None = None, fresh: bool = False) -> None:
         self._id = oid
-        self._core = core if core is not None else _context.core()
-        self._cbs: list | None = None
-        self._core.add_ref(oid, fresh)
+        if core is None:
+            core = _context.core()
+        self._core: RuntimeCore | None = core
+        self._cbs: list[list[Any]] | None = None
+        core.add_ref(oid, fresh)
+
+    @classmethod
+    def _detached(cls, oid: int) -> ObjectRef[Any]:
+        """A ref bound to no runtime yet (unpickled where none runs): it starts nothing."""
+        ref: ObjectRef[Any] = cls.__new__(cls)
+        ref._id = oid
+        ref._core = None
+        ref._cbs = None
+        return ref
+
+    def _bound(self) -> RuntimeCore:
+        """The core this ref belongs to, or the error that says why it has none.
+
+        A detached ref binds only to a worker's core (one session per worker process);
+        never to a driver, which cannot have made an object that existed before it.
+        """
+        core = self._core
+        if core is not None:
+            return core
+        current = _context.current()
+        worker = None if current is None else _context.as_worker(current)
+        if worker is None:
+            raise ObjectLostError(detached_reason(repr(self), current is not None,
+                                                  "its value cannot be read here",
+                                                  "rt.get(ref) there and send the value"))
+        with _bind_lock:
+            if self._core is None:
+                worker.add_ref(self._id, False)
+                self._core = worker
+            return self._core
 
     def __del__(self) -> None:
         try:
-            self._core.release(self._id)
+            core = self._core
+            if core is not None:
+                core.release(self._id)
         except Exception:  # interpreter shutdown
             pass
 
-    def __reduce__(self) -> tuple:
+    def __reduce__(self) -> tuple[Callable[[int], ObjectRef[Any]], tuple[int]]:
         refs = ser.collecting()
         if refs is not None:
             refs.append(self._id)
@@ -145,8 +196,9 @@ class ObjectRef(Generic[T]):
         return f"{self._id:016x}"
 
     # -- blocking and concurrent.futures ------------------------------------------------
-    def _fut(self) -> cf.Future:
-        return self._core.object_future(self._id)
+    def _fut(self) -> PayloadFuture:
+        core = self._core  # inline fast path: _bound() only for a detached ref
+        return (core if core is not None else self._bound()).object_future(self._id)
 
     def done(self) -> bool:
         """Return True once the value (or error) is available.
@@ -173,6 +225,12 @@ class ObjectRef(Generic[T]):
         """
         return False
 
+    def _load(self, payload: Payload) -> T:
+        """The value of a (non-error) payload; a ref of type ``T`` holds a ``T``."""
+        core = self._core
+        value: T = (core if core is not None else self._bound()).load(payload)
+        return value
+
     def result(self, timeout: float | None = None) -> T:
         """Block until the value is ready and return it (like ``rt.get(ref)``).
 
@@ -187,26 +245,30 @@ class ObjectRef(Generic[T]):
         payload = self._payload(timeout)
         if payload[0] == "e":  # raised here, so no runtime frame sits below this one
             raise ser.error_from_payload(payload)
-        return self._core.load(payload)
+        return self._load(payload)
 
-    def _payload(self, timeout: float | None = None) -> tuple:
+    def _payload(self, timeout: float | None = None) -> Payload:
         """Block until done; return the serialized value (also used by ``rt.get``).
 
         Raises :class:`GetTimeoutError` after ``timeout`` s; an error payload is returned,
         not raised, so the public caller raises it and the user's traceback ends there.
         """
-        fut = self._fut()
+        core = self._core
+        if core is None:
+            core = self._bound()
+        fut = core.object_future(self._id)
+        payload: Payload
         try:
             if fut.done():
                 payload = fut.result()
             else:
-                with self._core.blocking():
+                with core.blocking():
                     payload = fut.result(timeout)
         except cf.TimeoutError:
             raise GetTimeoutError(
                 f"{self!r} was not ready within timeout={timeout!r} s; raise the timeout, or "
                 f"use rt.wait(refs, timeout=...) to collect what is ready") from None
-        self._core.check_blocking_get()
+        core.check_blocking_get()
         return payload
 
     def exception(self, timeout: float | None = None) -> BaseException | None:
@@ -218,12 +280,12 @@ class ObjectRef(Generic[T]):
         >>> rt.put(1).exception() is None
         True
         """
-        payload = self._fut().result(timeout)
+        payload: Payload = self._fut().result(timeout)
         if payload[0] == "e":
             return ser.error_from_payload(payload)
         return None
 
-    def future(self) -> cf.Future:
+    def future(self) -> cf.Future[T]:
         """Return a ``concurrent.futures.Future`` of the value (usable from any thread).
 
         Examples
@@ -232,38 +294,42 @@ class ObjectRef(Generic[T]):
         >>> rt.put(2).future().result()
         2
         """
-        out: cf.Future = cf.Future()
-        core = self._core
+        out: cf.Future[T] = cf.Future()
+        fut = self._fut()
 
-        def _done(f: cf.Future, ref: ObjectRef = self) -> None:
-            payload = f.result()
+        def _done(f: PayloadFuture, ref: ObjectRef[T] = self) -> None:
+            payload: Payload = f.result()
             if payload[0] == "e":  # never raised here: no runtime frames in its traceback
                 out.set_exception(ser.error_from_payload(payload))
                 return
             try:
-                out.set_result(core.load(payload))
+                out.set_result(ref._load(payload))
             except BaseException as exc:
                 out.set_exception(exc)
 
-        self._fut().add_done_callback(_done)
+        fut.add_done_callback(_done)
         return out
 
     # -- asyncio -----------------------------------------------------------------------
     def __await__(self) -> Generator[Any, None, T]:
-        fut = self._fut()
+        core = self._core
+        if core is None:
+            core = self._bound()
+        fut = core.object_future(self._id)
         if not fut.done():
             import asyncio
 
             loop = asyncio.get_running_loop()
-            waiter = loop.create_future()
+            waiter: asyncio.Future[None] = loop.create_future()
             fut.add_done_callback(lambda _f: post(loop, _wake, waiter))
             yield from waiter.__await__()
-        payload = fut.result()
+        payload: Payload = fut.result()
         if payload[0] == "e":  # raised here, so no runtime frame sits below this one
             raise ser.error_from_payload(payload)
-        return self._core.load(payload)
+        value: T = core.load(payload)
+        return value
 
-    def as_future(self, loop: asyncio.AbstractEventLoop | None = None) -> asyncio.Future:
+    def as_future(self, loop: asyncio.AbstractEventLoop | None = None) -> asyncio.Future[T]:
         """Return an asyncio future of the value, bound to ``loop``.
 
         The default loop is the one ``asyncio.wrap_future`` picks: the running loop, else
@@ -283,28 +349,27 @@ class ObjectRef(Generic[T]):
         4
         >>> loop.close()
         """
-        if loop is None:
-            loop = _current_loop("as_future")
-        out = loop.create_future()
         fut = self._fut()
-        core = self._core
+        target = loop if loop is not None else _current_loop("as_future")
+        out: asyncio.Future[T] = target.create_future()
 
-        def _set(_arg: Any, ref: ObjectRef = self) -> None:
+        def _set(_arg: Any, ref: ObjectRef[T] = self) -> None:
             if out.done():
                 return
-            payload = fut.result()
+            payload: Payload = fut.result()
             if payload[0] == "e":  # never raised here: no runtime frames in its traceback
                 out.set_exception(ser.error_from_payload(payload))
                 return
             try:
-                out.set_result(core.load(payload))
+                out.set_result(ref._load(payload))
             except BaseException as exc:
                 out.set_exception(exc)
 
-        fut.add_done_callback(lambda _f: post(loop, _set, None))
+        fut.add_done_callback(lambda _f: post(target, _set, None))
         return out
 
-    def add_done_callback(self, fn: Callable[[ObjectRef], Any], *, context: Any = None) -> None:
+    def add_done_callback(self, fn: Callable[[ObjectRef[T]], object], *,
+                          context: contextvars.Context | None = None) -> None:
         """Call ``fn(ref)`` when done: on the caller's running loop if any, else at once.
 
         Examples
@@ -316,13 +381,14 @@ class ObjectRef(Generic[T]):
         >>> seen == [ref]
         True
         """
+        fut = self._fut()
         loop = _running_loop()
-        entry = [fn, True]
+        entry: list[Any] = [fn, True]
         if self._cbs is None:
             self._cbs = []
         self._cbs.append(entry)
 
-        def _call(ref: ObjectRef) -> None:
+        def _call(ref: ObjectRef[T]) -> None:
             if entry[1]:
                 entry[1] = False
                 if context is not None:
@@ -330,15 +396,15 @@ class ObjectRef(Generic[T]):
                 else:
                     fn(ref)
 
-        def _done(_f: cf.Future) -> None:
+        def _done(_f: PayloadFuture) -> None:
             if loop is None:
                 _call(self)
             else:
                 post(loop, _call, self)
 
-        self._fut().add_done_callback(_done)
+        fut.add_done_callback(_done)
 
-    def remove_done_callback(self, fn: Callable[[ObjectRef], Any]) -> int:
+    def remove_done_callback(self, fn: Callable[[ObjectRef[T]], object]) -> int:
         """Stop a callback added with :meth:`add_done_callback`; return how many.
 
         Examples
@@ -355,5 +421,18 @@ class ObjectRef(Generic[T]):
         return n
 
 
-def _rebuild_ref(oid: int) -> ObjectRef:
-    return ObjectRef(oid, _context.core())
+def detached_reason(what: str, runtime_now: bool, cannot: str, instead: str) -> str:
+    """The message for a ref or handle unpickled where no runtime ran (what to do)."""
+    where = (f"before the runtime of this process (pid {os.getpid()}) started, so it "
+             f"belongs to another runtime" if runtime_now else
+             f"in a process where no runtime is running (pid {os.getpid()})")
+    return (f"{what} was unpickled {where}, and {cannot}; use it in the process that made "
+            f"it ({instead}), or pass it to a task or actor of that runtime")
+
+
+def _rebuild_ref(oid: int) -> ObjectRef[Any]:
+    # Unpickling must never start a runtime: where none runs, the ref stays detached
+    core = _context.current()
+    if core is None:
+        return ObjectRef._detached(oid)
+    return ObjectRef(oid, core)

@@ -10,18 +10,11 @@ import pytest
 import streamz_core.runtime as rt
 from streamz_core import Stream
 from streamz_core.backends.runtime import RuntimeExecutor
-from streamz_core.testing import check_executor
+from streamz_core.testing import check_executor, poll_for
 
 
 def inc(x):
     return x + 1
-
-
-def wait_for(out, n, timeout=60.0):
-    deadline = time.monotonic() + timeout
-    while len(out) < n and time.monotonic() < deadline:
-        time.sleep(0.002)
-    return out
 
 
 def test_runtime_backend_conforms():
@@ -38,7 +31,8 @@ def test_ten_thousand_elements_exactly_once_in_order():
     out = source.scatter().map(inc).buffer(8).gather().sink_to_list()
     for i in range(10_000):
         source.emit(i)
-    assert wait_for(out, 10_000) == [i + 1 for i in range(10_000)]
+    poll_for(lambda: len(out) >= 10_000, timeout=60, message="10,000 results")
+    assert out == [i + 1 for i in range(10_000)]
     out.node.destroy()
 
 
@@ -57,7 +51,8 @@ def test_actor_method_in_a_pipeline_keeps_its_state():
     out = source.scatter().map(model.predict).buffer(4).gather().sink_to_list()
     for i in range(20):
         source.emit(i)
-    assert wait_for(out, 20) == [(2 * i, i + 1) for i in range(20)]
+    poll_for(lambda: len(out) >= 20, timeout=60, message="20 results")
+    assert out == [(2 * i, i + 1) for i in range(20)]
     out.node.destroy()
     rt.kill(model)
 
@@ -86,7 +81,8 @@ def test_worker_killed_mid_stream_loses_nothing():
         source.emit(i)
         if i == 200:  # kill -9 a worker process while elements are in flight
             os.kill(rt.get(rt.remote(os.getpid).remote()), signal.SIGKILL)
-    assert wait_for(out, n) == [i + 1 for i in range(n)]
+    poll_for(lambda: len(out) >= n, timeout=60, message=f"{n} results")
+    assert out == [i + 1 for i in range(n)]
     assert rt.statistics().worker_crashes > crashes
     out.node.destroy()
 

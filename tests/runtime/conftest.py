@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import os
-import time
 
 import pytest
 
 import streamz_core.runtime as rt
+from streamz_core.testing import poll_for as wait_for
 
 
 @pytest.fixture(scope="module")
@@ -18,17 +18,6 @@ def runtime():
     wait_for(lambda: all(w.ready for w in _context.current().workers))
     yield rt
     rt.shutdown()
-
-
-def wait_for(cond, timeout=10.0, interval=0.005):
-    """Poll ``cond()`` until it is true (fails the test after ``timeout`` s)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = cond()
-        if v:
-            return v
-        time.sleep(interval)
-    raise AssertionError(f"condition {cond!r} not met within {timeout} s")
 
 
 def pid_alive(pid: int) -> bool:
@@ -45,7 +34,7 @@ def pid_alive(pid: int) -> bool:
 
 @pytest.fixture(name="wait_for")
 def _wait_for_fixture():
-    """The :func:`wait_for` polling helper."""
+    """The public polling helper, :func:`streamz_core.testing.poll_for`."""
     return wait_for
 
 

@@ -74,8 +74,8 @@ def test_actor_process_is_separate_and_errors_keep_class(runtime):
 
 def test_unknown_method_is_explained(runtime):
     c = Counter.remote()
-    with pytest.raises(AttributeError, match="has no method 'inc'.*incr"):
-        c.inc
+    with pytest.raises(AttributeError, match=r"has no method 'inc'.*incr"):
+        _ = c.inc
 
 
 def test_async_actor_1000_concurrent_calls(runtime):
@@ -222,7 +222,8 @@ def test_max_task_retries_replays_inflight_call(runtime, tmp_path, wait_for):
     class Slow:
         def work(self, path):
             first = not os.path.exists(path)
-            open(path, "a").write(f"{os.getpid()}\n")
+            with open(path, "a") as f:
+                f.write(f"{os.getpid()}\n")
             if first:
                 time.sleep(60)
             return "ok"
@@ -348,7 +349,8 @@ def test_work_submitted_by_a_running_call_starts_at_once(runtime, tmp_path, wait
 
     @rt.remote
     def touch(path):
-        open(path, "w").write("x")
+        with open(path, "w") as f:
+            f.write("x")
 
     @rt.remote
     class Launcher:
@@ -370,7 +372,7 @@ def test_unnamed_actor_ends_when_no_handle_remains(runtime, pid_alive, wait_for)
     gc.collect()
     assert rt.get(ref) == 1
     from streamz_core.runtime import _context
-    _context.current().wake(("noop",))
+    _context.current().wake()
     wait_for(lambda: not pid_alive(pid), timeout=10)
 
 
@@ -390,7 +392,7 @@ def test_handle_inside_stored_value_keeps_actor_alive(runtime):
     del c
     gc.collect()
     from streamz_core.runtime import _context
-    _context.current().wake(("noop",))
+    _context.current().wake()
     time.sleep(0.05)
     (h,) = rt.get(box)
     assert rt.get(h.incr.remote()) == 8

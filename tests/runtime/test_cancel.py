@@ -14,7 +14,8 @@ from streamz_core.runtime.exceptions import TaskCancelledError
 @rt.remote
 def sleeper(path=None, t=60):
     if path:
-        open(path, "w").write(str(os.getpid()))
+        with open(path, "w") as f:
+            f.write(str(os.getpid()))
     time.sleep(t)
     return "finished"
 
@@ -90,7 +91,8 @@ def test_cancel_sync_actor_queued_call_and_flag(runtime, tmp_path, wait_for):
     @rt.remote
     class S:
         def loop_until_cancelled(self, path):
-            open(path, "w").write("x")
+            with open(path, "w") as f:
+                f.write("x")
             ctx = rt.runtime_context()
             deadline = time.monotonic() + 30
             while not ctx.is_canceled() and time.monotonic() < deadline:
@@ -118,11 +120,13 @@ def test_cancel_is_recursive_by_default(runtime, tmp_path, wait_for):
 
     @rt.remote
     def child(started, outcome):
-        open(started, "w").write("x")
+        with open(started, "w") as f:
+            f.write("x")
         try:
             time.sleep(60)
         except KeyboardInterrupt:
-            open(outcome, "w").write("interrupted")
+            with open(outcome, "w") as f:
+                f.write("interrupted")
             raise
 
     @rt.remote

@@ -7,12 +7,12 @@ line), the session directories and ``from_process`` children.
 from __future__ import annotations
 
 import glob
+import itertools
 import os
 import signal
 import subprocess
 import sys
 import tempfile
-import itertools
 import textwrap
 
 import pytest

@@ -58,7 +58,7 @@ def _kill_next_starting(wait_for, core, seen, timeout=10.0):
             if p.popen is not None and not p.ready and p.pid not in seen:
                 return p
         return None
-    proc = wait_for(starting, timeout=timeout, interval=0.0005)
+    proc = wait_for(starting, timeout=timeout, period=0.0005)
     seen.add(proc.pid)
     os.kill(proc.pid, signal.SIGKILL)
     return proc.pid
@@ -89,7 +89,7 @@ def test_task_workers_killed_while_starting_are_replaced_and_tasks_run(
     killed = [_kill_next_starting(wait_for, core, seen) for _ in range(6)]  # ... more than 5 times
     refs = [add_one.options(max_retries=0).remote(i) for i in range(8)]
     assert rt.get(refs, timeout=20) == list(range(1, 9))  # max_retries=0: nothing retried
-    assert core.spawn_failures == 0
+    assert core.pool.spawn_failures == 0
     wait_for(lambda: len(core.workers) == 1 and core.workers[0].ready)
     assert core.workers[0].pid not in killed
     assert not any(pid_alive(p) for p in killed)
@@ -217,7 +217,7 @@ def test_garbage_into_a_workers_pipe_replaces_it_and_retries_its_task(
 
 @pytest.mark.slow
 def test_garbage_into_a_workers_pipe_without_retries_says_why(one_worker, tmp_path, wait_for):
-    ref, pid, release = _start_waiting_task(wait_for, tmp_path, retries=0)
+    ref, pid, _release = _start_waiting_task(wait_for, tmp_path, retries=0)
     read_fd, _ = _pipe_fds(pid)
     _write_into(pid, read_fd, GARBAGE)
     with pytest.raises(WorkerCrashedError, match="not runtime messages"):

@@ -42,7 +42,7 @@ def _table():
 def _settle():
     gc.collect()
     core = _context.current()
-    core.wake(("noop",))
+    core.wake()
     deadline = time.monotonic() + 5
     while core.table.decs and time.monotonic() < deadline:
         time.sleep(0.005)
@@ -56,7 +56,8 @@ def test_numpy_get_is_zero_copy_read_only_view(small_store):
     c = rt.get(ref)
     assert np.array_equal(a, b)
     assert not b.flags.writeable and not b.flags.owndata
-    assert b.ctypes.data != c.ctypes.data or True  # two mappings of the same file
+    # b and c may be two mappings of the same file (addresses not asserted); same contents
+    assert np.array_equal(b, c)
     path = _table().transportable(ref._fut().result())[1]
     assert path.startswith(_context.current().shm_dir)
 
@@ -279,11 +280,11 @@ def test_no_bookkeeping_left_after_many_tasks(small_store):
     _settle()
     core = _context.current()
     deadline = time.monotonic() + 5
-    while (core.tasks or any(w.holds for w in core.workers)) and time.monotonic() < deadline:
+    while (core.scheduler.tasks or any(w.holds for w in core.workers)) and time.monotonic() < deadline:
         _settle()
-    assert not core.tasks
+    assert not core.scheduler.tasks
     assert not any(w.holds for w in core.workers)
-    assert not core._dep_waiters and not core._subs
+    assert not core.scheduler.waiting() and not core.objects.waiting()
 
 
 def test_worker_refetches_an_argument_spilled_after_dispatch(small_store):
@@ -292,7 +293,7 @@ def test_worker_refetches_an_argument_spilled_after_dispatch(small_store):
     args = ("i", ser.pickle.dumps(((None,), {})), None, ())
     gone = ("s", os.path.join(_context.current().shm_dir, "no-such-file"), (10, (), 10), ())
     fresh = ser.dumps_value(np.arange(3), None, "x")
-    a, kw = bind_args(args, [(0, 123, gone)], refetch=lambda oid: fresh)
+    a, _kw = bind_args(args, [(0, 123, gone)], refetch=lambda oid: fresh)
     assert a[0].tolist() == [0, 1, 2]
 
 

@@ -11,10 +11,12 @@ import traceback
 import pytest
 
 import streamz_core.runtime as rt
-from streamz_core.runtime.exceptions import (GetTimeoutError, RemoteTraceback,
-                                             SerializationError, WorkerCrashedError)
-
-
+from streamz_core.runtime.exceptions import (
+    GetTimeoutError,
+    RemoteTraceback,
+    SerializationError,
+    WorkerCrashedError,
+)
 
 
 class CustomError(Exception):
@@ -111,7 +113,7 @@ def test_unpicklable_result_names_it(runtime):
     @rt.remote
     def make_lock():
         return threading.Lock()
-    with pytest.raises(SerializationError, match="return value of .*make_lock"):
+    with pytest.raises(SerializationError, match=r"return value of .*make_lock"):
         rt.get(make_lock.remote())
 
 
@@ -147,7 +149,7 @@ def test_calling_remote_function_directly_explains(runtime):
 
 
 def test_bad_options_are_explained():
-    with pytest.raises(TypeError, match="unknown option.*'num_return'"):
+    with pytest.raises(TypeError, match=r"unknown option.*'num_return'"):
         rt.remote(num_return=2)(lambda: 1)
     with pytest.raises(ValueError, match="max_retries=-5"):
         rt.remote(max_retries=-5)(lambda: 1)
@@ -162,8 +164,12 @@ def test_retry_exceptions(runtime, tmp_path):
 
     @rt.remote(retry_exceptions=[CustomError], max_retries=2)
     def flaky(path):
-        n = int(open(path).read()) if os.path.exists(path) else 0
-        open(path, "w").write(str(n + 1))
+        n = 0
+        if os.path.exists(path):
+            with open(path) as f:
+                n = int(f.read())
+        with open(path, "w") as f:
+            f.write(str(n + 1))
         if n < 2:
             raise CustomError(f"attempt {n}")
         return n
@@ -180,7 +186,9 @@ def test_worker_killed_mid_task_is_retried_once(runtime, tmp_path, wait_for):
     def once(path):
         with open(path, "a") as f:
             f.write(f"{os.getpid()}\n")
-        if len(open(path).read().split()) == 1:
+        with open(path) as f:
+            first_attempt = len(f.read().split()) == 1
+        if first_attempt:
             time.sleep(60)
         return "done"
     ref = once.remote(str(marker))

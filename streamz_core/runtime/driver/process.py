@@ -1,16 +1,18 @@
-"""Starting worker processes and authenticating their connection.
+"""Starting worker processes and authenticating their connection (driver side).
 
 Each worker is a fresh interpreter (``subprocess.Popen``, no fork of the driver's
-threads) started with a small bootstrap that imports ``streamz_core.runtime`` without
-executing ``streamz_core/__init__.py`` (which pulls in the stream core): the parent
-package is a placeholder module that loads the real ``__init__`` on first attribute
-access. Driver and worker talk over two pipes (one per direction) handed to the child
-through ``pass_fds``: nothing listens anywhere. Both sides then prove they know the
+threads) running ``python -S -m streamz_core.runtime.worker``. ``-S`` skips ``site``
+(about 20 ms); ``PYTHONPATH`` carries the directory of this ``streamz_core`` and the
+driver's ``sys.path``, so the worker imports the same code as the driver (also from a
+checkout that is not installed); the worker then puts the driver's own ``PYTHONPATH``
+back for the processes its tasks start (``worker/boot.py``). Importing
+``streamz_core.runtime`` runs no stream code. Driver and worker talk over two pipes (one
+per direction) handed to the child through ``pass_fds``: nothing listens anywhere. Both sides then prove they know the
 session's random authkey (HMAC-SHA256 challenges in both directions, ``_channel``);
 the key reaches the child on its stdin, never on the command line or in the environment.
 
 A worker must never outlive its driver. It leaves when its pipe from the driver reaches
-EOF (``_worker``); on Linux it also asks the kernel for SIGKILL when the driver dies
+EOF (``worker/core.py``); on Linux it also asks the kernel for SIGKILL when the driver dies
 (``PR_SET_PDEATHSIG``), which works even while a task holds the GIL in C code. The kernel
 ties that signal to the *thread* that started the child, so every worker is started by
 one long-lived thread (:class:`_Spawner`), never by a short-lived helper thread.
@@ -23,71 +25,26 @@ retrying will not fix; or the process was killed by a signal while starting (OOM
 from __future__ import annotations
 
 import os
-import pickle
 import queue
 import signal
 import sys
 import threading
 from collections import Counter
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-from ._channel import Channel, authenticate
+from .._channel import Channel, authenticate
 
 if TYPE_CHECKING:
     import subprocess
 
-_PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    from .._actors import ActorRec
+    from .._protocol import Message
+    from .._task import Task
 
-_BOOT = """\
-import sys, types, pickle
-if sys.platform.startswith('linux'):
-    # die with the driver, even while a task holds the GIL (PR_SET_PDEATHSIG = 1)
-    import ctypes, os
-    ctypes.CDLL(None, use_errno=True).prctl(1, 9, 0, 0, 0)
-    if os.getppid() != int(sys.argv[3]):
-        raise SystemExit(0)  # the driver died before the line above
-data = sys.stdin.buffer.read()
-try:
-    sys.path[:] = pickle.loads(data[32:])
-except Exception:
-    raise SystemExit(0)  # the driver went away before it handed over the key
-class _SiteOnDemand:
-    # started with -S (no site: saves ~20 ms); the driver's sys.path is set above.
-    # .pth import hooks (editable installs) are installed on the first failed import.
-    done = False
-    @classmethod
-    def find_spec(cls, name, path=None, target=None):
-        if cls.done:
-            return None
-        cls.done = True
-        import site
-        site.main()
-        for f in list(sys.meta_path):
-            if f is not cls and hasattr(f, 'find_spec'):
-                spec = f.find_spec(name, path, target)
-                if spec is not None:
-                    return spec
-        return None
-sys.meta_path.append(_SiteOnDemand)
-d = sys.argv[1]
-class _LazyPackage(types.ModuleType):
-    def __getattr__(self, name):
-        if name.startswith('__'):
-            raise AttributeError(name)
-        self.__class__ = types.ModuleType
-        with open(self.__file__) as f:
-            exec(compile(f.read(), self.__file__, 'exec'), self.__dict__)
-        return getattr(self, name)
-for name, path in (('streamz_core', d), ('streamz_core.runtime', d + '/runtime')):
-    m = _LazyPackage(name)
-    m.__path__ = [path]
-    m.__file__ = path + '/__init__.py'
-    m.__package__ = name
-    sys.modules[name] = m
-sys.modules['streamz_core'].runtime = sys.modules['streamz_core.runtime']
-from streamz_core.runtime._worker import main
-main(sys.argv[2], data[:32])
-"""
+# the directory holding the streamz_core package this driver runs
+_PKG_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))))
 
 
 class Proc:
@@ -96,20 +53,20 @@ class Proc:
     def __init__(self, index: int, mode: str) -> None:
         self.index = index
         self.mode = mode            # "task" or "actor"
-        self.popen: subprocess.Popen | None = None
+        self.popen: subprocess.Popen[bytes] | None = None
         self.conn: Channel | None = None
         self.ready = False
         self.dead = False
         self.retiring = False
         self.extra = False
-        self.out: list = []
-        self.inflight: dict[int, Any] = {}
-        self.fns: set = set()
-        self.holds: Counter = Counter()
+        self.out: list[Message] = []         # messages for it, sent once per IO pass
+        self.inflight: dict[int, Task] = {}  # sent to it, not done: task id -> task
+        self.fns: set[Any] = set()           # function keys whose pickle it has
+        self.holds: Counter[int] = Counter()  # refs it holds: object id -> count
         self.blocked = 0
         self.writing = False
         self.ewma = 0.0
-        self.actor: Any = None
+        self.actor: ActorRec | None = None  # the actor it hosts (mode "actor")
         self.stop_requested = False  # set at shutdown: do not start it any more
         self.cause: str | None = None  # why it died, when the driver knows better than
                                        # its exit code
@@ -160,7 +117,7 @@ def spawn(proc: Proc, authkey: bytes, on_up: Callable[[Proc], None],
     _SPAWNER.submit(lambda: _popen(proc, authkey, on_up, on_down))
 
 
-def stop_starting(procs: list) -> None:
+def stop_starting(procs: list[Proc]) -> None:
     """Shutdown: start none of ``procs`` any more and kill those already started."""
     with _SPAWNER.lock:  # a Popen in progress finishes first, so its pid is known here
         for p in procs:
@@ -182,7 +139,7 @@ class _Spawner:
     def __init__(self) -> None:
         self.lock = threading.Lock()  # held while a process is created
         self._start_lock = threading.Lock()
-        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self._jobs: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._pid = 0
 
@@ -200,7 +157,7 @@ class _Spawner:
             self._jobs.put(job)
 
     @staticmethod
-    def _run(jobs: queue.SimpleQueue) -> None:
+    def _run(jobs: queue.SimpleQueue[Callable[[], None]]) -> None:
         while True:
             jobs.get()()
 
@@ -226,7 +183,18 @@ def _close(*fds: int) -> None:
             pass
 
 
-def _popen(proc: Proc, authkey: bytes, on_up: Callable, on_down: Callable) -> None:
+_OnUp = Callable[[Proc], None]
+_OnDown = Callable[[Proc, BaseException], None]
+
+
+def _worker_env() -> dict[str, str]:
+    """The worker's environment: ours, with the import path of this driver's code."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([_PKG_PARENT, *sys.path])
+    return env
+
+
+def _popen(proc: Proc, authkey: bytes, on_up: _OnUp, on_down: _OnDown) -> None:
     """On the spawner thread: create the process, then hand the handshake to a thread."""
     import subprocess
 
@@ -237,10 +205,10 @@ def _popen(proc: Proc, authkey: bytes, on_up: Callable, on_down: Callable) -> No
         c2p_r, c2p_w = _pipe()
         try:
             proc.popen = subprocess.Popen(
-                [sys.executable, "-u", "-S", "-c", _BOOT, _PKG_DIR, f"{p2c_r},{c2p_w}",
-                 str(os.getpid())],
+                [sys.executable, "-u", "-S", "-m", "streamz_core.runtime.worker",
+                 f"{p2c_r},{c2p_w}", str(os.getpid())],
                 stdin=subprocess.PIPE, pass_fds=(p2c_r, c2p_w), close_fds=True,
-                start_new_session=False)
+                start_new_session=False, env=_worker_env())
         except BaseException as exc:  # no such executable, out of processes, ...
             _close(p2c_r, p2c_w, c2p_r, c2p_w)
             failed = StartFailed(f"{sys.executable!r} could not be run: "
@@ -253,12 +221,12 @@ def _popen(proc: Proc, authkey: bytes, on_up: Callable, on_down: Callable) -> No
                      name=f"rt-spawn-{proc.index}", daemon=True).start()
 
 
-def _handshake(proc: Proc, conn: Channel, authkey: bytes, on_up: Callable,
-               on_down: Callable) -> None:
+def _handshake(proc: Proc, conn: Channel, authkey: bytes, on_up: _OnUp,
+               on_down: _OnDown) -> None:
     popen = proc.popen
     assert popen is not None and popen.stdin is not None
     try:
-        popen.stdin.write(authkey + pickle.dumps(list(sys.path)))
+        popen.stdin.write(authkey)
         popen.stdin.close()
         authenticate(conn, authkey, initiator=True)
     except BaseException as exc:  # the child died, or failed to authenticate
@@ -288,11 +256,3 @@ def _why_not_started(proc: Proc, exc: BaseException) -> BaseException:
     return StartFailed(f"the worker process (pid {popen.pid}) exited with status {code} "
                        f"before its handshake ({type(exc).__name__}: {exc}); its error, "
                        f"if any, is printed above")
-
-
-def child_connect(fds: str, authkey: bytes) -> Channel:
-    """Worker side of :func:`spawn`: wrap the inherited pipes and authenticate."""
-    r, w = (int(x) for x in fds.split(","))
-    conn = Channel(r, w)
-    authenticate(conn, authkey, initiator=False)
-    return conn

@@ -1,4 +1,4 @@
-"""Hosting one actor instance inside a worker process.
+"""The actor host: one actor instance inside its own worker process.
 
 * async actor (any ``async def`` method): every method of the default group runs on one
   event loop in the main thread, at most ``max_concurrency`` (default 1000) at once;
@@ -15,19 +15,18 @@ from __future__ import annotations
 import asyncio
 import inspect
 import os
+import pickle
 import threading
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from . import _serialization as ser
-from ._task import bind_args
-from ._worker import Interrupt, WorkerCore, current_task, results
-from .exceptions import TaskCancelledError
-
-
-class ActorExit(BaseException):
-    """Raised by ``rt.exit_actor()`` to end the actor process."""
+from .. import _protocol as P
+from .. import _serialization as ser
+from .._task import bind_args
+from .common import ActorExit, Interrupt, cancelled, current_task, results
+from .core import WorkerCore
 
 
 class _LoopGroup:
@@ -35,7 +34,7 @@ class _LoopGroup:
         self.loop = loop
         self.limit = limit
         self.sem: asyncio.Semaphore | None = None
-        self.incoming: list = []
+        self.incoming: list[P.Call] = []
         self.lock = threading.Lock()
         self.flush_scheduled = False
 
@@ -43,7 +42,7 @@ class _LoopGroup:
 class ActorHost:
     """Runs the calls of one actor (see module docstring)."""
 
-    def __init__(self, core: WorkerCore, msg: tuple) -> None:
+    def __init__(self, core: WorkerCore, msg: P.HostActor) -> None:
         _, self.aid, self.key, blob, args, deps, options, meta, restarts = msg
         self.core = core
         self.blob = blob
@@ -53,17 +52,17 @@ class ActorHost:
         self.meta = meta
         self.restarts = restarts
         self.is_async = bool(meta.get("is_async"))
-        self.method_groups: dict = meta.get("method_groups", {})
+        self.method_groups: dict[str, str] = meta.get("method_groups", {})
         self.instance: Any = None
         self.running: dict[int, Any] = {}
-        self.cancelled: set = set()
+        self.cancelled: set[int] = set()
         self.sync_groups: dict[str, ThreadPoolExecutor] = {}
         self.loop_groups: dict[str, _LoopGroup] = {}
 
     def run(self) -> None:
         """Create the instance and serve calls (main thread; never returns)."""
         core = self.core
-        cls = ser.pickle.loads(self.blob)
+        cls = pickle.loads(self.blob)
         conc = int(self.options.get("max_concurrency") or (1000 if self.is_async else 1))
         groups = dict(self.options.get("concurrency_groups") or {})
         main_loop = None
@@ -85,7 +84,7 @@ class ActorHost:
             a, kw = bind_args(self.args, self.deps, core.refetch)
             self.instance = cls(*a, **kw)
         except BaseException as exc:
-            core.out.append(("initerr", ser.error_payload(exc)))
+            core.out.append(P.actor_init_failed(ser.error_payload(exc)))
             core.flush()
             os._exit(1)
         core.set_host(self)
@@ -94,8 +93,7 @@ class ActorHost:
         q = core.queue
         last = time.perf_counter()
         while True:
-            m = q.get()
-            self.run_sync(m)
+            self.run_sync(q.get())
             now = time.perf_counter()
             if q.empty() or now - last > 0.001 or len(core.out) > 512:
                 core.flush()
@@ -107,7 +105,7 @@ class ActorHost:
     def _group(self, method: str) -> str:
         return self.method_groups.get(method, "")
 
-    def dispatch(self, m: tuple) -> None:
+    def dispatch(self, m: P.Call) -> None:
         g = self._group(m[2])
         if self.is_async and g in self.loop_groups:
             lg = self.loop_groups[g]
@@ -128,16 +126,16 @@ class ActorHost:
             task.get_loop().call_soon_threadsafe(task.cancel)
 
     # -- sync calls --------------------------------------------------------------------
-    def _run_and_flush(self, m: tuple) -> None:
+    def _run_and_flush(self, m: P.Call) -> None:
         self.run_sync(m)
         self.core.flush()
 
-    def _call(self, m: tuple) -> tuple:
-        _, cid, method, args, deps, out_ids, nret, name = m
+    def _call(self, m: P.Call) -> tuple[Any, Sequence[Any], dict[str, Any]]:
+        _, _cid, method, args, deps, _out_ids, _nret, _name = m
         a, kw = bind_args(args, deps, self.core.refetch)
         return getattr(self.instance, method), a, kw
 
-    def run_sync(self, m: tuple) -> None:
+    def run_sync(self, m: P.Call) -> None:
         cid, out_ids, nret, name = m[1], m[5], m[6], m[7]
         t0 = time.perf_counter()
         token = current_task.set(cid)
@@ -153,18 +151,18 @@ class ActorHost:
         except ActorExit:
             self._exit()
         except Interrupt:
-            payloads = _cancelled(name, cid, nret)
+            payloads = cancelled(name, cid, nret)
         except BaseException as exc:
             payloads = [ser.error_payload(exc)] * nret
         finally:
             current_task.reset(token)
             self.running.pop(cid, None)
         self.cancelled.discard(cid)
-        self.core.out.append(("r", cid, payloads, time.perf_counter() - t0))
+        self.core.out.append(P.task_done(cid, payloads, time.perf_counter() - t0))
 
     def _exit(self) -> None:
         core = self.core
-        core.out.append(("exit_actor",))
+        core.out.append(P.actor_exiting())
         core.flush()
         os._exit(0)
 
@@ -179,7 +177,7 @@ class ActorHost:
             t = loop.create_task(self._run_async(m, lg))
             self.running[m[1]] = t
 
-    async def _run_async(self, m: tuple, lg: _LoopGroup) -> None:
+    async def _run_async(self, m: P.Call, lg: _LoopGroup) -> None:
         cid, out_ids, nret, name = m[1], m[5], m[6], m[7]
         t0 = time.perf_counter()
         current_task.set(cid)
@@ -195,13 +193,13 @@ class ActorHost:
         except ActorExit:
             self._exit()
         except asyncio.CancelledError:
-            payloads = _cancelled(name, cid, nret)
+            payloads = cancelled(name, cid, nret)
         except BaseException as exc:
             payloads = [ser.error_payload(exc)] * nret
         finally:
             self.running.pop(cid, None)
         self.cancelled.discard(cid)
-        self.core.out.append(("r", cid, payloads, time.perf_counter() - t0))
+        self.core.out.append(P.task_done(cid, payloads, time.perf_counter() - t0))
         if not lg.flush_scheduled:
             lg.flush_scheduled = True
             lg.loop.call_soon(self._flush, lg)
@@ -213,8 +211,3 @@ class ActorHost:
 
 async def _await(aw: Any) -> Any:
     return await aw
-
-
-def _cancelled(name: str, cid: int, nret: int) -> list:
-    return [ser.system_error(TaskCancelledError(
-        f"{name} ({cid:#x}) was cancelled with rt.cancel"))] * nret
