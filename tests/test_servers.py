@@ -1,9 +1,11 @@
-"""Tests of streamz_core/servers.py: real sockets on 127.0.0.1 and real subprocesses.
+"""Tests of the server and process sources (streamz_core/sources/net.py, process.py):
+real sockets on 127.0.0.1 and real subprocesses.
 
 Each behaviour runs in the in-loop mode (``async def`` tests, run by the
 streamz_core pytest plugin on a fresh loop) and, where it differs, in the
 background-thread mode (blocking ``start``/``stop``). Nothing sleeps for real
-longer than tens of milliseconds: waits poll with short steps and a timeout.
+longer than tens of milliseconds: waits poll with short steps and a timeout
+(``poll_for`` from a thread, ``async_poll_for`` on the loop).
 """
 from __future__ import annotations
 
@@ -23,31 +25,14 @@ import pytest
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
 from streamz_core import Stream
-from streamz_core.servers import from_http_server, from_process, from_tcp
+from streamz_core.sources import from_http_server, from_process, from_tcp
+from streamz_core.testing import async_poll_for, poll_for
 
 PY = sys.executable
 TIMEOUT = 10.0
 
 
 # ------------------------------------------------------------------ helpers
-async def until(cond, timeout=TIMEOUT):
-    """Poll ``cond()`` on the running loop until it is true."""
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {cond}")
-        await asyncio.sleep(0.001)
-
-
-def wait_until(cond, timeout=TIMEOUT):
-    """Poll ``cond()`` from this thread until it is true."""
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {cond}")
-        time.sleep(0.001)
-
-
 @pytest.fixture
 def cleanup():
     """Sources registered here are stopped after the test, even when it fails."""
@@ -117,11 +102,11 @@ async def test_from_tcp_emits_chunks_from_several_clients_in_loop():
         for i, (_, w) in enumerate(clients):
             w.write(b"c%d-a\nc%d-" % (i, i))  # the second chunk is split across packets
             await w.drain()
-        await until(lambda: len(L) == 3)
-        for i, (_, w) in enumerate(clients):
+        await async_poll_for(lambda: len(L) == 3)
+        for _, w in clients:
             w.write(b"b\n")  # the delimiter ends the data
             await w.drain()
-        await until(lambda: len(L) == 6)
+        await async_poll_for(lambda: len(L) == 6)
         assert sorted(L) == sorted(
             [b"c%d-a\n" % i for i in range(3)] + [b"c%d-b\n" % i for i in range(3)]
         )
@@ -141,10 +126,10 @@ def test_from_tcp_emits_chunks_from_several_clients_background(cleanup):
     b = socket.create_connection(("127.0.0.1", source.port))
     a.sendall(b"one\r")
     b.sendall(b"two\r\nthr")
-    wait_until(lambda: L == [b"two\r\n"])
+    poll_for(lambda: L == [b"two\r\n"])
     a.sendall(b"\n")
     b.sendall(b"ee\r\n")
-    wait_until(lambda: len(L) == 3)
+    poll_for(lambda: len(L) == 3)
     assert sorted(L) == [b"one\r\n", b"three\r\n", b"two\r\n"]
     a.close()
     b.close()
@@ -158,7 +143,7 @@ async def test_from_tcp_drops_bytes_without_delimiter_at_disconnect():
     w.write(b"a;b;tail")
     await w.drain()
     w.close()
-    await until(lambda: len(L) == 2)
+    await async_poll_for(lambda: len(L) == 2)
     await asyncio.sleep(0.02)
     source.stop()
     assert L == [b"a;", b"b;"]
@@ -187,7 +172,7 @@ def test_from_tcp_host_all_interfaces_accepts_other_addresses(cleanup):
     source.start()
     with socket.create_connection((ip, source.port)) as c:
         c.sendall(b"hi\n")
-        wait_until(lambda: L == [b"hi\n"])
+        poll_for(lambda: L == [b"hi\n"])
 
 
 def test_from_tcp_stop_closes_connections_and_frees_the_port(cleanup):
@@ -198,7 +183,7 @@ def test_from_tcp_stop_closes_connections_and_frees_the_port(cleanup):
     port = source.port
     client = socket.create_connection(("127.0.0.1", port))
     client.sendall(b"x\n")
-    wait_until(lambda: L == [b"x\n"])
+    poll_for(lambda: L == [b"x\n"])
     source.stop()  # returns once closed
     assert source.addresses == [] and source.server is None
     client.settimeout(TIMEOUT)
@@ -218,7 +203,7 @@ def test_from_tcp_stop_closes_connections_and_frees_the_port(cleanup):
     source.start()
     with socket.create_connection(("127.0.0.1", source.port)) as c:
         c.sendall(b"y\n")
-        wait_until(lambda: L == [b"x\n", b"y\n"])
+        poll_for(lambda: L == [b"x\n", b"y\n"])
 
 
 async def test_from_tcp_stop_in_loop_frees_the_port():
@@ -269,12 +254,12 @@ async def test_from_tcp_waits_for_the_pipeline_before_reading_on():
     _, w = await asyncio.open_connection("127.0.0.1", source.port)
     line = b"x" * 1023 + b"\n"
     w.write(line * (32 * 1024))  # 32 MB, more than the socket buffers hold
-    await until(lambda: len(gate.seen) == 1)
+    await async_poll_for(lambda: len(gate.seen) == 1)
     with pytest.raises(asyncio.TimeoutError):
         await asyncio.wait_for(w.drain(), 0.05)  # the sender is held back ...
     assert len(gate.seen) == 1  # ... and nothing piled up in the pipeline
     gate.open()
-    await until(lambda: len(gate.seen) > 1000)
+    await async_poll_for(lambda: len(gate.seen) > 1000)
     w.transport.abort()
     source.stop()
 
@@ -290,14 +275,14 @@ async def test_from_tcp_started_outside_loop_binds_on_wait_started():
     await source.wait_started()
     _, w = await asyncio.open_connection("127.0.0.1", source.port)
     w.write(b"ok\n")
-    await until(lambda: L == [b"ok\n"])
+    await async_poll_for(lambda: L == [b"ok\n"])
     w.close()
     source.stop()
 
 
 async def test_from_tcp_wait_started_before_start_says_what_to_do():
     source = Stream.from_tcp(0, asynchronous=True)
-    with pytest.raises(RuntimeError, match="call source.start"):
+    with pytest.raises(RuntimeError, match=r"call source\.start"):
         await source.wait_started()
 
 
@@ -309,14 +294,14 @@ async def test_from_tcp_pipeline_error_is_routed_and_reading_goes_on():
     source.start()
     _, w = await asyncio.open_connection("127.0.0.1", source.port)
     w.write(b"1\nx\n3\n")
-    await until(lambda: len(good) == 2)
+    await async_poll_for(lambda: len(good) == 2)
     assert good == [1, 3] and [d.value for d in bad] == [b"x\n"]
     w.close()
     source.stop()
 
 
 async def test_from_tcp_stop_frees_the_port_when_tornado_stop_raises_keyerror():
-    import streamz_core.servers as servers
+    from streamz_core.sources import _server
 
     source = Stream.from_tcp(0, asynchronous=True)
     L = source.sink_to_list()
@@ -327,7 +312,7 @@ async def test_from_tcp_stop_frees_the_port_when_tornado_stop_raises_keyerror():
     with pytest.raises(KeyError):
         type(server).stop(server)
     server._stopped = False
-    servers._stop_server(server)  # finishes the job: unregistered and closed
+    _server._stop_server(server)  # finishes the job: unregistered and closed
     assert all(s.fileno() == -1 for s in server._sockets.values())
     source.stop()
     assert await asyncio.to_thread(refused, "127.0.0.1", port)
@@ -337,7 +322,7 @@ async def test_from_tcp_stop_frees_the_port_when_tornado_stop_raises_keyerror():
     again.start()
     _, w = await asyncio.open_connection("127.0.0.1", port)
     w.write(b"ok\n")
-    await until(lambda: M == [b"ok\n"])
+    await async_poll_for(lambda: M == [b"ok\n"])
     w.close()
     again.stop()
     assert L == []
@@ -487,7 +472,7 @@ async def test_from_http_server_waits_for_the_pipeline_before_answering():
     client = AsyncHTTPClient()
     url = f"http://127.0.0.1:{source.port}/"
     pending = asyncio.ensure_future(client.fetch(url, method="POST", body=b"slow"))
-    await until(lambda: gate.seen == [b"slow"])
+    await async_poll_for(lambda: gate.seen == [b"slow"])
     await asyncio.sleep(0.02)
     assert not pending.done()
     gate.open()
@@ -543,7 +528,7 @@ def test_from_process_emits_every_line_and_stops_background():
     L = source.sink_to_list()
     source.start()  # returns once the process runs
     assert source.pid is not None
-    wait_until(lambda: source.stopped)
+    poll_for(lambda: source.stopped)
     assert L == [b"1\n", b"2\n"] and source.returncode == 0
 
 
@@ -584,7 +569,7 @@ def test_from_process_without_stderr_leaves_it_out(capfd):
     source = Stream.from_process([PY, "-c", code])
     L = source.sink_to_list()
     source.start()
-    wait_until(lambda: source.stopped)
+    poll_for(lambda: source.stopped)
     assert L == [b"out\n"]
     assert "err" in capfd.readouterr().err  # it went to our stderr
 
@@ -594,7 +579,7 @@ def test_from_process_stop_kills_the_process_background():
     source = Stream.from_process([PY, "-c", code])
     L = source.sink_to_list()
     source.start()
-    wait_until(lambda: L == [b"ready\n"])
+    poll_for(lambda: L == [b"ready\n"])
     pid = source.pid
     t0 = time.monotonic()
     source.stop()  # returns once the process has exited
@@ -609,7 +594,7 @@ async def test_from_process_stop_kills_the_process_in_loop():
     source = Stream.from_process([PY, "-c", code], asynchronous=True)
     L = source.sink_to_list()
     source.start()
-    await until(lambda: len(L) >= 3)
+    await async_poll_for(lambda: len(L) >= 3)
     source.stop()
     await asyncio.wait_for(source.wait_stopped(), TIMEOUT)
     assert source.returncode == -signal.SIGTERM
@@ -619,15 +604,15 @@ async def test_from_process_stop_kills_the_process_in_loop():
 
 
 async def test_from_process_stop_kills_a_process_ignoring_sigterm(monkeypatch):
-    import streamz_core.servers as servers
+    from streamz_core.sources import _subprocess
 
-    monkeypatch.setattr(servers, "_KILL_AFTER", 0.05)
+    monkeypatch.setattr(_subprocess, "_KILL_AFTER", 0.05)
     code = ("import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
             "print('ready', flush=True); time.sleep(60)")
     source = Stream.from_process([PY, "-c", code], asynchronous=True)
     L = source.sink_to_list()
     source.start()
-    await until(lambda: L == [b"ready\n"])
+    await async_poll_for(lambda: L == [b"ready\n"])
     source.stop()
     await asyncio.wait_for(source.wait_stopped(), TIMEOUT)
     assert source.returncode == -signal.SIGKILL
@@ -640,7 +625,7 @@ def test_from_process_stop_returns_while_a_grandchild_holds_the_pipe():
     source = Stream.from_process([PY, "-c", code])
     L = source.sink_to_list()
     source.start()
-    wait_until(lambda: len(L) == 1)
+    poll_for(lambda: len(L) == 1)
     grandchild = int(L[0])
     try:
         source.stop()  # the child exits; the grandchild still has our pipe open
@@ -675,7 +660,7 @@ async def test_from_process_waits_for_the_pipeline_before_reading_on():
     source = Stream.from_process([PY, "-c", code], asynchronous=True)
     gate = Gate(source)
     source.start()
-    await until(lambda: len(gate.seen) == 1)
+    await async_poll_for(lambda: len(gate.seen) == 1)
     await asyncio.sleep(0.05)
     assert len(gate.seen) == 1
     assert source.returncode is None  # the process is held back writing to its pipe
@@ -709,7 +694,7 @@ async def test_from_process_restart_waits_for_the_previous_process():
     source.start()
     await source.wait_started()
     source.stop()
-    with pytest.raises(RuntimeError, match="await source.wait_stopped"):
+    with pytest.raises(RuntimeError, match=r"await source\.wait_stopped"):
         source.start()
     await source.wait_stopped()
     source.start()
@@ -727,7 +712,7 @@ def test_from_process_is_killed_when_its_loop_ends_without_stop():
                                      asynchronous=True)
         L = source.sink_to_list()
         source.start()
-        await until(lambda: L)
+        await async_poll_for(lambda: L)
         sources.append(source)
 
     asyncio.run(main())
@@ -742,7 +727,7 @@ def test_from_process_can_restart():
     L = source.sink_to_list()
     for _ in range(2):
         source.start()
-        wait_until(lambda: source.stopped)
+        poll_for(lambda: source.stopped)
     assert L == [b"x\n", b"x\n"]
 
 
@@ -780,8 +765,8 @@ def test_names_are_exported():
 
     for name in ("from_tcp", "from_http_server", "from_process"):
         assert name in streamz_core.__all__
-        assert getattr(streamz_core, name) is getattr(sys.modules["streamz_core.servers"], name)
-    assert from_http_server.__module__ == "streamz_core.servers"
+        assert getattr(streamz_core, name) is getattr(streamz_core.sources, name)
+    assert from_http_server.__module__ == "streamz_core.sources.net"
 
 
 def test_start_true_listens_at_construction_and_stop_is_idempotent():
@@ -809,7 +794,7 @@ async def test_from_tcp_reports_a_chunk_larger_than_max_buffer_size():
     source.start()
     r, w = await asyncio.open_connection("127.0.0.1", source.port)
     w.write(b"ok\n" + b"x" * 8192)
-    await until(lambda: errors)
+    await async_poll_for(lambda: errors)
     try:  # that connection was closed (reset, as the server left data unread)
         assert await asyncio.wait_for(r.read(), TIMEOUT) == b""
     except ConnectionResetError:
@@ -924,3 +909,86 @@ def test_http_max_body_size_from_server_kwargs_and_bad_values():
             Stream.from_http_server(0, max_body_size=bad)
     with pytest.raises(ValueError, match="two different limits"):
         Stream.from_http_server(0, max_body_size=10, server_kwargs={"max_body_size": 20})
+
+
+# ------------------------------------------- one lifecycle for every source (issue 8)
+async def test_from_tcp_stop_then_start_in_loop_listens_again():
+    source = Stream.from_tcp(0, asynchronous=True)
+    L = source.sink_to_list()
+    source.start()
+    first = source.port
+    source.stop()
+    source.start()  # on the loop, right after stop(): listens again before returning
+    try:
+        assert source.port != 0 and source.addresses == [("127.0.0.1", source.port)]
+        _, w = await asyncio.open_connection("127.0.0.1", source.port)
+        w.write(b"again\n")
+        await async_poll_for(lambda: L == [b"again\n"])
+        w.close()
+        if source.port != first:
+            assert await asyncio.to_thread(refused, "127.0.0.1", first)
+    finally:
+        source.stop()
+    await asyncio.wait_for(source.wait_stopped(), TIMEOUT)
+
+
+def test_from_tcp_started_before_its_loop_runs_listens_once_it_runs():
+    loop = asyncio.new_event_loop()
+    try:
+        source = Stream.from_tcp(0, loop=loop)
+        source.start()  # does not block: the loop does not run yet
+        loop.run_until_complete(asyncio.wait_for(source.wait_started(), TIMEOUT))
+        assert source.port != 0
+        source.stop()  # on no running loop: released when it runs again
+        loop.run_until_complete(asyncio.wait_for(source.wait_stopped(), TIMEOUT))
+        assert source.server is None and source.addresses == []
+    finally:
+        loop.close()
+
+
+async def test_from_process_stopped_while_spawning_is_terminated():
+    source = Stream.from_process([PY, "-c", "import time; print('x', flush=True); time.sleep(60)"],
+                                 asynchronous=True)
+    L = source.sink_to_list()
+    source.start()
+    source.stop()  # before the process exists
+    await asyncio.wait_for(source.wait_stopped(), TIMEOUT)
+    assert source.stopped and source.returncode is not None and L == []
+
+
+async def test_from_process_output_after_stop_is_not_emitted():
+    code = "import time\nwhile True: print('x' * 1000, flush=True)"
+    source = Stream.from_process([PY, "-c", code], asynchronous=True)
+    gate = Gate(source)
+    source.start()
+    await async_poll_for(lambda: gate.seen)
+    source.stop()  # while the pipeline holds a line and the pipe is full
+    gate.open()
+    await asyncio.wait_for(source.wait_stopped(), TIMEOUT)
+    assert len(gate.seen) == 1 and source.returncode == -signal.SIGTERM
+
+
+async def test_from_process_line_too_long_is_reported_and_the_process_ends(monkeypatch):
+    from streamz_core.sources import _subprocess
+
+    monkeypatch.setattr(_subprocess, "_MAX_LINE", 200_000)
+    errors = []
+    asyncio.get_running_loop().set_exception_handler(lambda loop, ctx: errors.append(ctx))
+    code = "import sys, time; sys.stdout.write('x' * 300000); sys.stdout.flush(); time.sleep(60)"
+    source = Stream.from_process([PY, "-c", code], asynchronous=True)
+    source.sink_to_list()
+    source.start()
+    await asyncio.wait_for(source.wait_stopped(), TIMEOUT)
+    assert len(errors) == 1 and "longer than 200000 bytes" in str(errors[0]["exception"])
+    assert "from_process" in str(errors[0]["exception"])
+    assert source.stopped and source.returncode == -signal.SIGTERM
+
+
+async def test_subprocess_helper_reads_lines_and_reaps():
+    from streamz_core.sources._subprocess import Subprocess
+
+    proc = await Subprocess.spawn([PY, "-c", "print('a'); print('b', end='')"])
+    async with proc:
+        lines = [await proc.readline() for _ in range(3)]
+    assert lines == [b"a\n", b"b", b""] and proc.returncode == 0
+    assert proc.transport.is_closing()  # reaped: the pipes are closed

@@ -1,5 +1,5 @@
-"""Tests for streamz_core/sources.py: Source, from_iterable, from_periodic, from_q,
-from_textfile, filenames.
+"""Tests for streamz_core/sources/base.py and polling.py: Source, from_iterable,
+from_periodic, from_q, from_textfile, filenames.
 
 Sources need a loop, so every test runs in the in-loop and background-thread modes,
 under virtual time: polling sources are driven by ``await mode.sleep(...)``.
@@ -12,8 +12,6 @@ import os
 import queue
 
 import pytest
-
-from streamz_core import Source, Stream
 from _modes import (  # the shared fixtures and helpers: tests/_modes.py
     destroy_sinks_fixture,  # noqa: F401
     loop_mode_fixture,  # noqa: F401
@@ -21,6 +19,8 @@ from _modes import (  # the shared fixtures and helpers: tests/_modes.py
     tracker_fixture,  # noqa: F401
     virtual_runner_fixture,  # noqa: F401
 )
+
+from streamz_core import Source, Stream
 
 pytestmark = pytest.mark.usefixtures("destroy_sinks")
 
@@ -299,7 +299,7 @@ async def test_filenames_emits_new_files_sorted(loop_mode, tmp_path, pattern):
     assert L == expected  # not yet polled again
     await loop_mode.sleep(0.5)
     source.stop()
-    assert L == expected + ["0.csv"]
+    assert L == [*expected, "0.csv"]
 
 
 def test_filenames_rejects_bad_poll_interval_at_construction(virtual_runner, tmp_path):
@@ -502,3 +502,97 @@ def test_filenames_rejects_a_path_that_is_not_a_string(virtual_runner, path):
         Stream.filenames(path)
     message = str(info.value)
     assert f"filenames(path={path!r})" in message and "'data/*.csv'" in message
+
+
+# ------------------------------------------------ one lifecycle for every source (issue 8)
+ALL_SOURCES = ["from_iterable", "from_periodic", "from_q", "from_textfile", "filenames",
+               "from_tcp", "from_http_server", "from_process"]
+
+
+@pytest.mark.parametrize("name", ALL_SOURCES)
+def test_every_source_has_the_base_lifecycle(name):
+    import streamz_core.sources as sources
+
+    cls = getattr(sources, name)
+    assert issubclass(cls, Source)
+    for method in ("start", "stop", "wait_started", "wait_stopped"):
+        assert getattr(cls, method) is getattr(Source, method), (
+            f"{name}.{method} overrides Source.{method}: implement the hooks _open, run "
+            "and _close instead, so that every source has the same lifecycle"
+        )
+
+
+async def test_polling_source_wait_started_and_wait_stopped(loop_mode):
+    source = Stream.from_iterable([1, 2, 3], **loop_mode.source_kwargs)
+    L = source.sink_to_list()
+    await source.wait_stopped()  # never started: returns at once
+    source.start()
+    await source.wait_started()
+    await source.wait_stopped()
+    assert L == [1, 2, 3] and source.stopped
+
+
+async def test_polling_source_wait_started_before_start_says_what_to_do(loop_mode):
+    source = Stream.from_q(queue.Queue(), **loop_mode.source_kwargs)
+    with pytest.raises(RuntimeError, match=r"call source\.start\(\) first"):
+        await source.wait_started()
+
+
+async def test_source_stop_then_start_on_the_loop_goes_on_with_one_task(autojump_clock):
+    counter = itertools.count()
+    source = Stream.from_periodic(lambda: next(counter), 1, asynchronous=True)
+    out = []
+    source.sink(lambda x: out.append((autojump_clock.time(), x)))
+    source.start()
+    await asyncio.sleep(1.5)
+    source.stop()
+    source.start()  # the run asleep in its interval goes on: no second task
+    await asyncio.sleep(2)
+    source.stop()
+    await source.wait_stopped()
+    assert out == [(0.0, 0), (1.0, 1), (2.0, 2), (3.0, 3)]
+
+
+def test_source_started_before_its_loop_runs_begins_when_it_runs():
+    from streamz_core.testing import VirtualTimeLoop
+
+    loop = VirtualTimeLoop(autojump=True)
+    try:
+        source = Stream.from_iterable([1, 2], loop=loop)
+        L = source.sink_to_list()
+        source.start()  # the loop does not run yet: does not block
+        assert source.started and not source.stopped and L == []
+        loop.run_until_complete(source.wait_stopped())
+        assert L == [1, 2] and source.stopped
+    finally:
+        loop.close()
+
+
+def test_source_stopped_before_its_loop_ran_never_starts(autojump_clock):
+    source = Stream.from_iterable([1, 2], asynchronous=True)  # no loop yet
+    L = source.sink_to_list()
+    source.start()
+    source.stop()
+
+    async def main():
+        with pytest.raises(RuntimeError, match="was stopped before it started"):
+            await source.wait_started()
+        await source.wait_stopped()
+
+    autojump_clock.run_until_complete(main())
+    assert L == [] and source.stopped
+
+
+async def test_source_whose_run_returns_is_stopped(loop_mode):
+    class once(Source):
+        async def run(self):
+            await self._emit_async("only")
+
+    source = once(**loop_mode.source_kwargs)
+    L = source.sink_to_list()
+    source.start()
+    await source.wait_stopped()
+    assert L == ["only"] and source.stopped
+    source.start()  # and can start again
+    await source.wait_stopped()
+    assert L == ["only", "only"]

@@ -1,8 +1,9 @@
-"""Graph starts: the Source base and the polling sources.
+"""Polling sources: from_iterable, from_periodic, from_q, from_textfile, filenames.
 
-A source runs on its graph's loop (the background loop thread unless the graph has
-one): ``start()`` schedules :meth:`Source.run`, ``stop()`` ends it. Each element is
-emitted with the backpressure of the graph: the source waits for downstream.
+Each runs one task on its graph's loop (see :mod:`streamz_core.sources.base` for the
+lifecycle) and emits with the graph's backpressure: it waits for downstream before
+producing the next element. The intervals are waited with ``asyncio.sleep``, so a
+virtual-time loop drives them in tests.
 """
 from __future__ import annotations
 
@@ -14,95 +15,12 @@ import queue as _queue
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from .core import Stream
-from .loop import parse_interval
+from ..core import Stream
+from ..loop import parse_interval
+from .base import Source
 
-__all__ = ["Source", "from_iterable", "from_periodic", "from_q", "from_textfile", "filenames"]
+__all__ = ["filenames", "from_iterable", "from_periodic", "from_q", "from_textfile"]
 
-
-class Source(Stream):
-    """Base class of sources: nodes that produce elements themselves.
-
-    Subclasses implement ``async def _run(self)`` (called until stopped) or
-    override ``run``. ``start=True`` starts at once.
-
-    Examples
-    --------
-    >>> import asyncio
-    >>> class count_to(Source):
-    ...     def __init__(self, n, **kwargs):
-    ...         self.n, self.i = n, 0
-    ...         super().__init__(**kwargs)
-    ...     async def _run(self):
-    ...         self.i += 1
-    ...         await self._emit_async(self.i)
-    ...         if self.i == self.n:
-    ...             self.stop()
-    >>> async def main():
-    ...     s = count_to(3, asynchronous=True)
-    ...     L = s.sink_to_list()
-    ...     s.start()
-    ...     await asyncio.sleep(0.01)
-    ...     return L
-    >>> asyncio.run(main())
-    [1, 2, 3]
-    """
-
-    _graphviz_shape = "doubleoctagon"
-
-    def __init__(self, start: bool = False, **kwargs: Any):
-        self.stopped = True
-        self.started = False
-        self._task: asyncio.Future[Any] | None = None
-        kwargs.setdefault("ensure_io_loop", True)
-        super().__init__(**kwargs)
-        if start:
-            self.start()
-
-    def start(self) -> None:
-        """Begin producing elements (on the loop)."""
-        if not self.stopped and self._aloop is not None:
-            return
-        self.stopped = False
-        self.started = True
-        if self._aloop is None:  # also when started already, before any loop ran
-            self._start_when_bound = True  # asynchronous=True built outside a loop
-            try:
-                asyncio.get_running_loop()
-            except RuntimeError:
-                return
-            self._set_loop(asyncio.get_running_loop())
-            return
-        self._call_on_loop(self._launch)
-
-    def _on_loop(self) -> None:
-        if getattr(self, "_start_when_bound", False) and not self.stopped:
-            self._call_on_loop(self._launch)
-
-    def _launch(self) -> None:
-        if self._task is None or self._task.done():
-            self._task = asyncio.ensure_future(self._run_reporting())
-
-    async def _run_reporting(self) -> None:
-        try:
-            await self.run()
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            self._report(exc)
-            self.stopped = True
-
-    def stop(self) -> None:
-        """Stop producing elements."""
-        self.stopped = True
-
-    async def run(self) -> None:
-        """Call ``_run`` until stopped."""
-        while not self.stopped:
-            await self._run()
-
-    async def _run(self) -> None:
-        self.stopped = True  # a source that defines neither run nor _run produces nothing
 
 @Stream.register_api(staticmethod)
 class from_iterable(Source):
@@ -115,7 +33,7 @@ class from_iterable(Source):
     ...     source = Stream.from_iterable(range(3), asynchronous=True)
     ...     L = source.map(lambda x: x * 10).sink_to_list()
     ...     source.start()
-    ...     await asyncio.sleep(0.01)
+    ...     await source.wait_stopped()     # after the last item
     ...     return L
     >>> asyncio.run(main())
     [0, 10, 20]
@@ -142,12 +60,13 @@ class from_periodic(Source):
     Examples
     --------
     >>> import asyncio, itertools
+    >>> from streamz_core.testing import async_poll_for
     >>> async def main():
     ...     counter = itertools.count()
     ...     source = Stream.from_periodic(lambda: next(counter), 0.01, asynchronous=True)
     ...     L = source.sink_to_list()
     ...     source.start()
-    ...     await asyncio.sleep(0.035)
+    ...     await async_poll_for(lambda: len(L) >= 3)
     ...     source.stop()
     ...     return L[:3]
     >>> asyncio.run(main())
@@ -180,13 +99,14 @@ class from_q(Source):
     Examples
     --------
     >>> import asyncio, queue
+    >>> from streamz_core.testing import async_poll_for
     >>> async def main():
     ...     q = queue.Queue()
     ...     source = Stream.from_q(q, sleep_time=0.001, asynchronous=True)
     ...     L = source.sink_to_list()
     ...     source.start()
     ...     q.put('a'); q.put('b')
-    ...     await asyncio.sleep(0.02)
+    ...     await async_poll_for(lambda: len(L) == 2)
     ...     source.stop()
     ...     return L
     >>> asyncio.run(main())
@@ -228,11 +148,12 @@ class from_textfile(Source):
     >>> import asyncio, os, tempfile
     >>> path = os.path.join(tempfile.mkdtemp(), 'log.txt')
     >>> _ = open(path, 'w').write('one\\ntwo\\n')
+    >>> from streamz_core.testing import async_poll_for
     >>> async def main():
     ...     source = Stream.from_textfile(path, poll_interval=0.005, asynchronous=True)
     ...     L = source.sink_to_list()
     ...     source.start()
-    ...     await asyncio.sleep(0.03)
+    ...     await async_poll_for(lambda: len(L) == 2)
     ...     source.stop()
     ...     return L
     >>> asyncio.run(main())
@@ -249,7 +170,7 @@ class from_textfile(Source):
         self.poll_interval = parse_interval(poll_interval, "from_textfile(poll_interval)", allow_zero=False)
         self._path: str | None = None  # followed across rotation when the source opened it
         if isinstance(f, (str, os.PathLike)):
-            self._path = os.fspath(f)  # type: ignore[assignment]
+            self._path = os.fspath(f)
             f = open(f)  # noqa: SIM115 - the source owns the file
         if not hasattr(f, "read"):
             raise TypeError(f"from_textfile(f={f!r}): expected a path or an open text file")
@@ -303,7 +224,7 @@ class from_textfile(Source):
             except OSError:
                 return None  # renamed away and not yet recreated: look again at the next poll
             if (current.st_ino, current.st_dev) != (opened.st_ino, opened.st_dev):
-                rest = self.file.read()  # written to the old file before it was rotated
+                rest: str = self.file.read()  # written to the old file before it was rotated
                 old, self.file = self.file, open(self._path, encoding=self.file.encoding)  # noqa: SIM115
                 old.close()
                 return rest
@@ -322,12 +243,13 @@ class filenames(Source):
     --------
     >>> import asyncio, os, tempfile
     >>> d = tempfile.mkdtemp()
-    >>> _ = open(os.path.join(d, 'a.csv'), 'w')
+    >>> open(os.path.join(d, 'a.csv'), 'w').close()
+    >>> from streamz_core.testing import async_poll_for
     >>> async def main():
     ...     source = Stream.filenames(os.path.join(d, '*.csv'), poll_interval=0.005, asynchronous=True)
     ...     L = source.map(os.path.basename).sink_to_list()
     ...     source.start()
-    ...     await asyncio.sleep(0.02)
+    ...     await async_poll_for(lambda: L)
     ...     source.stop()
     ...     return L
     >>> asyncio.run(main())
