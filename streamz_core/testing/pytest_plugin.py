@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import time
 from collections.abc import Iterator
 from typing import cast
 
 import pytest
 
 from streamz_core.testing.clock import VirtualTimeLoop
+from streamz_core.testing.waiting import poll_for
 
 __all__ = ["autojump_clock", "mock_clock", "background_clock"]
 
@@ -148,15 +148,13 @@ def _close_loop(loop: asyncio.AbstractEventLoop) -> None:
         return
     if loop.is_running():  # left running on a background thread by the test
         loop.call_soon_threadsafe(loop.stop)
-        for _ in range(5000):
-            if not loop.is_running():
-                break
-            time.sleep(0.001)
-        else:
+        try:
+            poll_for(lambda: not loop.is_running(), timeout=5, period=0.001)
+        except TimeoutError:
             raise RuntimeError(
                 f"{loop!r} is still running on another thread after the test; stop it with "
                 "loop.call_soon_threadsafe(loop.stop) and join the thread before the test ends"
-            )
+            ) from None
     try:
         tasks = asyncio.all_tasks(loop)
         for task in tasks:

@@ -12,7 +12,6 @@ import urllib.request
 from pathlib import Path
 
 import psutil
-
 import pytest
 
 distributed = pytest.importorskip("distributed")
@@ -24,7 +23,7 @@ from tornado.ioloop import IOLoop  # noqa: E402
 from streamz_core import Stream  # noqa: E402
 from streamz_core.backends.dask import DaskExecutor  # noqa: E402
 from streamz_core.executor import ExecutorClosedError  # noqa: E402
-from streamz_core.testing import check_executor  # noqa: E402
+from streamz_core.testing import check_executor, poll_for  # noqa: E402
 
 
 def inc(x):
@@ -34,13 +33,6 @@ def inc(x):
 def slow_inc(x):
     time.sleep(0.002)
     return x + 1
-
-
-def wait_for(out, n, timeout=60.0):
-    deadline = time.monotonic() + timeout
-    while len(out) < n and time.monotonic() < deadline:
-        time.sleep(0.005)
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -61,12 +53,13 @@ def test_tasks_mode_pipeline_in_order(client):
     out = source.scatter(backend=ex).map(inc).map(inc).buffer(8).gather().sink_to_list()
     for i in range(200):
         source.emit(i)
-    assert wait_for(out, 200) == [i + 2 for i in range(200)]
+    poll_for(lambda: len(out) >= 200, timeout=60, message="200 results")
+    assert out == [i + 2 for i in range(200)]
     out.node.destroy()
 
 
 def test_dask_backend_rejects_unknown_mode(client):
-    with pytest.raises(ValueError, match="mode='fast'.*'actors'.*'tasks'"):
+    with pytest.raises(ValueError, match=r"mode='fast'.*'actors'.*'tasks'"):
         DaskExecutor(client, mode="fast")
 
 
@@ -75,7 +68,8 @@ def test_scatter_map_buffer_gather_in_order_on_default_client(client):
     out = source.scatter().map(inc).buffer(8).gather().sink_to_list()
     for i in range(500):
         source.emit(i)
-    assert wait_for(out, 500) == [i + 1 for i in range(500)]
+    poll_for(lambda: len(out) >= 500, timeout=60, message="500 results")
+    assert out == [i + 1 for i in range(500)]
     assert source.loop.asyncio_loop is client.loop.asyncio_loop  # the graph runs on the client's loop
     out.node.destroy()
 
@@ -90,7 +84,8 @@ def test_chained_remote_maps_and_accumulate(client):
     for i in range(50):
         total += i + 2
         expected.append(total)
-    assert wait_for(out, 50) == expected
+    poll_for(lambda: len(out) >= 50, timeout=60, message="50 results")
+    assert out == expected
     out.node.destroy()
 
 
@@ -207,7 +202,8 @@ def test_seed_using_dask(client):
 
     for x in range(10):
         source.emit(x)
-    assert wait_for(written, 10) == list(range(1, 11))
+    poll_for(lambda: len(written) >= 10, timeout=60, message="10 results")
+    assert written == list(range(1, 11))
 
 
 def test_seed_asynchronous_dask():
@@ -234,7 +230,8 @@ def test_ten_thousand_elements_exactly_once_in_order_on_worker_processes():
         out = source.scatter(backend=c).map(inc).buffer(16).gather().sink_to_list()
         for i in range(10_000):
             source.emit(i)
-        assert wait_for(out, 10_000, timeout=240) == [i + 1 for i in range(10_000)]
+        poll_for(lambda: len(out) >= 10_000, timeout=240, message="10,000 results")
+        assert out == [i + 1 for i in range(10_000)]
         out.node.destroy()
 
 
@@ -250,7 +247,8 @@ def test_worker_killed_mid_stream_loses_nothing():
             if i == 200:  # kill -9 one worker process while elements are in flight
                 victim = psutil.Process(next(iter(cluster.workers.values())).process.process.pid)
                 os.kill(victim.pid, signal.SIGKILL)
-        assert wait_for(out, n, timeout=240) == [i + 1 for i in range(n)]
+        poll_for(lambda: len(out) >= n, timeout=240, message=f"{n} results")
+        assert out == [i + 1 for i in range(n)]
         assert not victim.is_running() or victim.status() == psutil.STATUS_ZOMBIE
         out.node.destroy()
 

@@ -3,18 +3,17 @@
 They live in ``tests/_modes.py`` so that ``tests/test_sinks.py``,
 ``tests/test_sources.py`` and ``tests/test_metadata.py`` use the same ones (a
 ``tests/conftest.py`` is not an option: the streamz_core pytest plugin is loaded
-through its entry point, and listing it again there breaks pytest).
+through its entry point, and listing it again there breaks pytest). ``_modes`` is an
+ordinary import: setup.cfg puts ``tests/`` on ``sys.path`` (pytest's ``pythonpath``)
+and collects with ``--import-mode=importlib``, so this conftest and
+``tests/runtime/conftest.py`` do not clash over the name ``conftest``.
 """
 from __future__ import annotations
 
-import os
-import sys
+from collections.abc import Iterator
 
 import pytest
-
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from _modes import (  # noqa: E402
+from _modes import (
     destroy_sinks_fixture,  # noqa: F401
     loop_mode_fixture,  # noqa: F401
     mode_fixture,  # noqa: F401
@@ -24,6 +23,6 @@ from _modes import (  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
-def _destroy_leftover_sinks(destroy_sinks):
+def _destroy_leftover_sinks(destroy_sinks: None) -> Iterator[None]:
     """Every operator test destroys the sinks it leaves pinned."""
     yield
