@@ -25,189 +25,32 @@ Dask future is bridged onto the client's loop.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
-import pickle
-import traceback
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from streamz_core.executor import ExecutorClosedError, LocalValue, NotSerializableError, RemoteFailure, Settled
-from streamz_core.loop import parse_interval
-from streamz_core.runtime.pickling import dumps as dumps_keeping_code_origin
+# The batch encoding and the actors have their own modules (the workers import them by
+# those paths). `X as X`: still importable from here (tests/backends/test_dask_binding.py).
+from streamz_core.backends._dask_actor import _ActorBindingError as _ActorBindingError
+from streamz_core.backends._dask_actor import _Actors, _await
+from streamz_core.backends._dask_actor import _bound_to as _bound_to
+from streamz_core.backends._dask_batches import (
+    _Dep,
+    _Failed,
+    _Here,
+    _pack_calls,
+    _run_batch,
+    _Settle,
+    _unpack_result,
+)
+from streamz_core.executor import ExecutorClosedError, LocalValue, Settled
+from streamz_core.loop import as_asyncio_loop, parse_interval
 
 __all__ = ["DaskExecutor"]
 
 logger = logging.getLogger("streamz_core.backends.dask")
-
-
-class _Here:
-    """An argument that is the result of an earlier call in the same batch."""
-
-    __slots__ = ("index",)
-
-    def __init__(self, index: int):
-        self.index = index
-
-
-class _Dep:
-    """An argument that is element ``index`` of dependency batch ``dep``."""
-
-    __slots__ = ("dep", "index")
-
-    def __init__(self, dep: int, index: int):
-        self.dep = dep
-        self.index = index
-
-
-class _Settle:
-    """An argument (encoded) whose failure is passed to the function as a RemoteFailure."""
-
-    __slots__ = ("arg",)
-
-    def __init__(self, arg: Any):
-        self.arg = arg
-
-
-class _Failed:
-    """The outcome of a call that raised (kept apart so one bad element fails alone)."""
-
-    __slots__ = ("exception",)
-
-    def __init__(self, exception: BaseException):
-        self.exception = exception
-
-
-class _Unsent:
-    """Stands for a call that could not be pickled here; its failure is kept here."""
-
-    __slots__ = ()
-
-
-def _short(x: Any, limit: int = 120) -> str:
-    try:
-        text = repr(x)
-    except Exception:  # noqa: BLE001 - a broken __repr__ must not hide the real error
-        text = f"<{type(x).__name__} object>"
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _dumps(obj: Any) -> bytes:
-    """Pickle ``obj`` as Dask would: by reference where that works, else by value
-    (lambdas, functions of ``__main__``, which the workers cannot import).
-
-    By value with the runtime's pickler: code keeps its file, lines and source, so a
-    remote traceback shows the user's code (cloudpickle 3.1.3 alone shows
-    ``File "<dynamic-code>"``).
-    """
-    try:
-        blob = pickle.dumps(obj, protocol=5)
-    except Exception:  # noqa: BLE001 - pickling can raise anything; cloudpickle may still do it
-        return dumps_keeping_code_origin(obj)
-    return dumps_keeping_code_origin(obj) if b"__main__" in blob else blob
-
-
-def _pack_calls(calls: list[tuple[Any, tuple[Any, ...], dict[str, Any]]]) -> tuple[Any, dict[int, Exception]]:
-    """Pickle a batch call by call; return it and the failures of calls that did not pickle.
-
-    Each function is pickled once per batch (``map(f)`` gives every call the same one).
-    """
-    func_index: dict[int, int] = {}
-    func_blobs: list[Any] = []
-    failures: dict[int, Exception] = {}
-    blobs: list[Any] = []
-    for i, (func, args, kwargs) in enumerate(calls):
-        fi = func_index.get(id(func))
-        if fi is None:
-            fi = func_index[id(func)] = len(func_blobs)
-            try:
-                func_blobs.append(_dumps(func))
-            except Exception as exc:  # noqa: BLE001 - pickling can raise anything
-                func_blobs.append(NotSerializableError(
-                    f"cannot pickle the function {_short(func)} to send it to the Dask workers: {exc}; "
-                    "define it at module level, or make what it uses picklable"
-                ))
-        if isinstance(func_blobs[fi], Exception):
-            failures[i] = func_blobs[fi]
-            blobs.append(_Unsent())
-            continue
-        try:
-            blobs.append(_dumps((fi, args, kwargs)))
-        except Exception as exc:  # noqa: BLE001
-            values = [v for v in (*args, *kwargs.values()) if not isinstance(v, (_Here, _Dep))]
-            shown = _short(values[0]) if len(values) == 1 else _short(tuple(values))
-            failures[i] = NotSerializableError(
-                f"cannot pickle the element {shown} to send it to the Dask workers: {exc}; "
-                "send something picklable (convert it first with a map() before scatter())"
-            )
-            blobs.append(_Unsent())
-    return ([b if isinstance(b, bytes) else None for b in func_blobs], blobs), failures
-
-
-def _pack_result(value: Any) -> bytes:
-    """Pickle one outcome on the worker; one that does not pickle becomes its own failure."""
-    try:
-        return _dumps(value)
-    except Exception as exc:  # noqa: BLE001
-        if isinstance(value, _Failed):  # an exception that does not pickle: send its text
-            text = "".join(traceback.format_exception(value.exception))
-            return _dumps(_Failed(RuntimeError(f"remote exception (not picklable): {text}")))
-        return _dumps(_Failed(NotSerializableError(
-            f"cannot pickle the result {_short(value)} to bring it back from the Dask worker: {exc}"
-        )))
-
-
-def _unpack_result(blob: Any) -> Any:
-    try:
-        return pickle.loads(blob)
-    except Exception as exc:  # noqa: BLE001 - e.g. a class this process cannot import
-        return _Failed(exc)
-
-
-def _value(arg: Any, results: list[Any], deps: list[list[Any]]) -> Any:
-    if isinstance(arg, _Settle):
-        try:
-            return _value(arg.arg, results, deps)
-        except Exception as exc:  # noqa: BLE001 - handed to the function, which decides
-            return RemoteFailure(exc)
-    if isinstance(arg, _Failed):  # an argument whose own call failed: fail the same way
-        raise arg.exception
-    if isinstance(arg, _Here):
-        out = results[arg.index]
-    elif isinstance(arg, _Dep):
-        out = _unpack_result(deps[arg.dep][arg.index])
-    else:
-        return arg
-    if isinstance(out, _Failed):
-        raise out.exception
-    return out
-
-
-def _run_batch(packed: Any, deps: list[list[Any]]) -> list[bytes]:
-    """Run on a Dask worker: every call in order, each outcome kept apart and pickled."""
-    func_blobs, blobs = packed
-    funcs: list[Any] = []
-    for blob in func_blobs:
-        try:
-            funcs.append(None if blob is None else pickle.loads(blob))
-        except Exception as exc:  # noqa: BLE001 - e.g. a module missing on the worker
-            funcs.append(_Failed(exc))
-    results: list[Any] = []
-    for blob in blobs:
-        if isinstance(blob, _Unsent):  # failed before sending; the driver keeps its error
-            results.append(_Failed(NotSerializableError("the input of this call could not be pickled")))
-            continue
-        try:
-            fi, args, kwargs = pickle.loads(blob)
-            func = funcs[fi]
-            if isinstance(func, _Failed):
-                raise func.exception
-            a = [_value(v, results, deps) for v in args]
-            kw = {k: _value(v, results, deps) for k, v in kwargs.items()}
-            results.append(func(*a, **kw))
-        except Exception as exc:
-            results.append(_Failed(exc))
-    return [_pack_result(r) for r in results]
 
 
 def _split_points(calls: list[Any], n: int) -> list[int]:
@@ -239,13 +82,6 @@ def _split_points(calls: list[Any], n: int) -> list[int]:
                 break
             target = p + size
     return points
-
-
-class _BatchRunner:
-    """The actor on a worker that runs batches sent to it directly (``mode="actors"``)."""
-
-    def run(self, packed: Any) -> list[bytes]:
-        return _run_batch(packed, [])
 
 
 class _Batch:
@@ -327,9 +163,11 @@ class DaskExecutor:
                  max_batch_size: int = 1000, coalesce: Any = None, retries: int = 3):
         from distributed import default_client
 
+        # Through a typed name: distributed leaves default_client unannotated.
+        get_default_client: Callable[[], Any] = default_client
         if client is None:
             try:
-                client = default_client()
+                client = get_default_client()
             except ValueError:
                 raise ValueError(
                     "scatter(backend='dask'): no Dask client is running; create one first "
@@ -347,8 +185,7 @@ class DaskExecutor:
                 raise ValueError(f"DaskExecutor({name}={value!r}): expected an integer >= {low}")
         self.mode = mode
         self.retries = retries
-        self._actors: list[Any] = [None] * max_batches_in_flight
-        self._next_actor = 0
+        self._actors = _Actors(max_batches_in_flight)
         self.client = client
         self.max_batches_in_flight = max_batches_in_flight
         self.max_batch_size = max_batch_size
@@ -372,7 +209,7 @@ class DaskExecutor:
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
         """The client's event loop: streams built on it await Dask futures natively."""
-        return self.client.loop.asyncio_loop
+        return as_asyncio_loop(self.client.loop)
 
     @property
     def dashboard_link(self) -> str | None:
@@ -462,7 +299,7 @@ class DaskExecutor:
         self._calls = []
         n_batches = max(1, min(free, len(calls)))
         bounds = [0, *_split_points(calls, n_batches), len(calls)]
-        for start, stop in zip(bounds, bounds[1:], strict=False):
+        for start, stop in itertools.pairwise(bounds):
             chunk = calls[start:stop]
             deps: list[Any] = []
             encoded = []
@@ -570,36 +407,16 @@ class DaskExecutor:
             self._flush()
 
     async def _run_on_actor(self, batch: _Batch, packed: Any, n_calls: int) -> list[Any]:
-        slot = self._next_actor
-        self._next_actor = (slot + 1) % len(self._actors)
         try:
-            for attempt in range(self.retries + 1):
-                try:
-                    actor = self._actors[slot]
-                    if actor is None:
-                        future = self.client.submit(_BatchRunner, actor=True, pure=False)
-                        actor = await self._on_client_loop(_await, future)
-                        # Dask binds an actor handle to the *default* client; with several
-                        # clients alive (a sync one and an async one) that may be another
-                        # client, whose loop would never wake ours. Bind it to ours.
-                        if getattr(actor, "_client", self.client) is not self.client:
-                            actor._client, actor._future = self.client, future
-                        self._actors[slot] = actor
-                    return batch.outcomes(await self._on_client_loop(actor.run, packed))
-                except Exception as exc:  # the worker holding the actor died, or is unreachable
-                    self._actors[slot] = None
-                    if self._closed or self._client_closed():
-                        raise self._closed_now() from None  # nothing was lost: it was closed
-                    if attempt == self.retries:
-                        exc.add_note(
-                            f"the batch's worker was lost {self.retries + 1} times; "
-                            "check the cluster, or raise DaskExecutor(retries=...)"
-                        )
-                        raise
-                    logger.warning("Dask worker lost (%r); sending the batch again", exc)
-            raise AssertionError("unreachable")
+            blobs = await self._actors.run(self.client, packed, self.retries, self._on_client_loop,
+                                           self._error_if_closed)
+            return batch.outcomes(blobs)
         finally:
             self._batch_back(n_calls)
+
+    def _error_if_closed(self) -> ExecutorClosedError | None:
+        """After a lost worker: the closed error if that loss was the client closing."""
+        return self._closed_now() if self._closed or self._client_closed() else None
 
     async def _fetch(self, batch: _Batch, n_calls: int) -> list[Any]:
         try:
@@ -642,11 +459,7 @@ class DaskExecutor:
         Calls still waiting to be sent fail with one ``ExecutorClosedError``.
         """
         self._closed = True
-        self._actors = [None] * len(self._actors)
-
-
-async def _await(future: Any) -> Any:
-    return await future
+        self._actors.drop()
 
 
 def _where_it_listens(client: Any, link: str) -> str:

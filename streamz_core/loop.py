@@ -1,7 +1,9 @@
 """Loop management: which event loop a graph runs on, and how other threads reach it.
 
 Threading rules: a stream graph with a loop runs only on that loop's thread.
-Other threads reach it through :func:`sync` (blocking) or ``call_soon_threadsafe``.
+Other threads reach it through :func:`sync` (blocking) or ``call_soon_threadsafe``;
+``Stream.emit`` picks its way there with :func:`emit_mode` and the hop helpers
+:func:`call_blocking` and :func:`call_soon_future` (section "emit's thread hops").
 Internally everything is an :mod:`asyncio` loop; Tornado's ``IOLoop`` is only a
 view of one (:func:`as_ioloop`), kept because streamz users read ``stream.loop``.
 
@@ -13,14 +15,17 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import concurrent.futures
 import threading
 import weakref
 from _thread import allocate_lock
-from asyncio import _get_running_loop
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from tornado.ioloop import IOLoop
+
+from ._internals import asyncio_loop_of, running_loop, tornado_ioloop_for
+from ._intervals import MIN_INTERVAL, parse_interval
 
 __all__ = [
     "LoopRunner",
@@ -63,8 +68,8 @@ def as_asyncio_loop(loop: Any) -> asyncio.AbstractEventLoop:
     """
     if isinstance(loop, asyncio.AbstractEventLoop):
         return loop
-    inner = getattr(loop, "asyncio_loop", None)
-    if isinstance(inner, asyncio.AbstractEventLoop):
+    inner = asyncio_loop_of(loop)
+    if inner is not None:
         return inner
     raise TypeError(
         f"loop={loop!r} is neither an asyncio event loop nor a Tornado IOLoop; "
@@ -90,14 +95,15 @@ def as_ioloop(loop: Any) -> IOLoop:
         return loop
     aloop = as_asyncio_loop(loop)
     with _wrap_lock:
-        # Tornado keeps one IOLoop per asyncio loop in this (private) map; reuse it
-        # so that IOLoop.current() on that loop and stream.loop agree.
-        existing = IOLoop._ioloop_for_asyncio.get(aloop)
+        # Tornado allows one IOLoop per asyncio loop; reuse it so that IOLoop.current()
+        # on that loop and stream.loop agree.
+        existing = tornado_ioloop_for(aloop)
         if existing is not None:
             return existing
         from tornado.platform.asyncio import AsyncIOLoop
 
-        return AsyncIOLoop(asyncio_loop=aloop, make_current=False)
+        ioloop: IOLoop = AsyncIOLoop(asyncio_loop=aloop, make_current=False)
+        return ioloop
 
 
 class LoopRunner:
@@ -246,6 +252,31 @@ def _stop_default_runner() -> None:
         _default_runner.stop()
 
 
+# ------------------------------------------------------------------ emit's thread hops
+# "asynchronous" means three things in the streamz API; each is settled in one place.
+# - Stream(asynchronous=...), the constructor flag, chooses the loop a graph runs on:
+#   the caller's own (True) or the shared background loop (False); with neither flag
+#   nor loop the graph has none and emit runs it in the caller, like a function call.
+#   Settled when the graph is built (Stream.__init__), or at the first emit for True
+#   outside a running loop; never per emit.
+# - emit(asynchronous=True), the keyword: a caller on another thread wants a future
+#   instead of blocking.
+# - thread_state.asynchronous, the thread-local: this thread is running graph code for
+#   a blocking emit, so an emit nested inside a node gets a future too, as if it had
+#   passed the keyword, instead of blocking the loop it runs on.
+# emit_mode() combines the last two with the calling thread: one decision per emit on a
+# graph that has a loop. Each answer has its hop: ON_LOOP runs the graph in Stream.emit
+# itself (which tests that first answer inline, as its hot path), FUTURE is
+# call_soon_future, BLOCK is call_blocking.
+
+ON_LOOP = "on_loop"
+"""Caller is on the graph's loop: run the graph now, return an awaitable for backpressure."""
+FUTURE = "future"
+"""Caller is on another thread and must not block: schedule on the loop, return a future."""
+BLOCK = "block"
+"""Caller is on another thread: run on the loop and block until done (:func:`call_blocking`)."""
+
+
 class _ThreadState(threading.local):
     # True while this thread runs graph code for a blocking emit, so that an
     # emit nested inside a node does not try to block on its own loop.
@@ -253,6 +284,30 @@ class _ThreadState(threading.local):
 
 
 thread_state = _ThreadState()
+
+
+def emit_mode(aloop: asyncio.AbstractEventLoop, asynchronous: bool = False) -> str:
+    """How an emit from the calling thread reaches a graph on ``aloop``.
+
+    :data:`ON_LOOP` from ``aloop``'s own thread; else :data:`FUTURE` if the caller
+    asked for one (``emit(asynchronous=True)``) or is graph code of a blocking emit
+    (:data:`thread_state`); else :data:`BLOCK`.
+
+    Examples
+    --------
+    >>> aloop = get_background_loop()
+    >>> emit_mode(aloop), emit_mode(aloop, asynchronous=True)
+    ('block', 'future')
+    >>> async def here():
+    ...     return emit_mode(asyncio.get_running_loop())
+    >>> asyncio.run(here())
+    'on_loop'
+    """
+    if running_loop() is aloop:
+        return ON_LOOP
+    if asynchronous or thread_state.asynchronous:
+        return FUTURE
+    return BLOCK
 
 
 def sync(loop: Any, func: Callable[..., Awaitable[Any]], *args: Any,
@@ -271,7 +326,7 @@ def sync(loop: Any, func: Callable[..., Awaitable[Any]], *args: Any,
     3
     """
     aloop = as_asyncio_loop(loop)
-    if _get_running_loop() is aloop:
+    if running_loop() is aloop:
         raise RuntimeError(
             "sync() called from the thread of the running loop it would wait on; "
             "await the coroutine instead"
@@ -308,11 +363,62 @@ def _closed_loop_error(aloop: asyncio.AbstractEventLoop) -> BaseException:
     return RuntimeError(f"event loop {aloop!r} is closed; nothing can run on it any more")
 
 
+def call_soon_future(
+    aloop: asyncio.AbstractEventLoop, start: Callable[[], Any]
+) -> concurrent.futures.Future[None] | asyncio.Future[None]:
+    """Run ``start()`` on ``aloop``'s thread without waiting; return a future of its end.
+
+    The hop of :data:`FUTURE` emits. If ``start()`` returns an awaitable, the future
+    completes when that does. Its result is ``None`` (callers wait for completion, not
+    a value); an exception of ``start()`` or of its awaitable becomes the future's.
+    The future is an ``asyncio.Future`` if the caller runs a loop of its own (so that
+    it can be awaited there), else a ``concurrent.futures.Future``.
+
+    Examples
+    --------
+    >>> call_soon_future(get_background_loop(), lambda: None).result(timeout=10) is None
+    True
+    """
+    cf: concurrent.futures.Future[None] = concurrent.futures.Future()
+
+    def run() -> None:
+        try:
+            result = start()
+        except BaseException as exc:  # handed to the caller's future, not lost
+            cf.set_exception(exc)
+            return
+        if result is None:
+            cf.set_result(None)
+        else:
+            asyncio.ensure_future(result).add_done_callback(lambda fut: _copy_end(fut, cf))
+
+    aloop.call_soon_threadsafe(run)
+    return asyncio.wrap_future(cf) if running_loop() is not None else cf
+
+
+def _copy_end(fut: asyncio.Future[Any], cf: concurrent.futures.Future[None]) -> None:
+    if fut.cancelled():
+        cf.cancel()
+    elif fut.exception() is not None:
+        cf.set_exception(fut.exception())
+    else:
+        cf.set_result(None)
+
+
 def call_blocking(aloop: asyncio.AbstractEventLoop, start: Callable[[], Any]) -> Any:
     """Run ``start()`` on ``aloop``'s thread; if it returns an awaitable, wait for it too.
 
-    The hot path of a blocking emit: one ``call_soon_threadsafe`` and one lock, no
-    Future or Event objects (they cost tens of microseconds per hop).
+    The hop of :data:`BLOCK` emits (run on the loop and wait), and of :func:`sync`.
+    Returns what ``start()`` or its awaitable returned and raises what they raised.
+    While ``start()`` runs, :data:`thread_state` marks the loop thread, so that an
+    emit it makes gets a future instead of blocking. The hot path of a blocking emit:
+    one ``call_soon_threadsafe`` and one lock, no Future or Event objects (they cost
+    tens of microseconds per hop).
+
+    Examples
+    --------
+    >>> call_blocking(get_background_loop(), lambda: 1 + 1)
+    2
     """
     if aloop.is_closed():
         raise _closed_loop_error(aloop)
@@ -357,82 +463,3 @@ def call_blocking(aloop: asyncio.AbstractEventLoop, start: Callable[[], Any]) ->
     if box[1] is not None:
         raise box[1]
     return box[0]
-
-
-_UNITS = {
-    "us": 1e-6, "microsecond": 1e-6, "microseconds": 1e-6,
-    "ms": 1e-3, "millisecond": 1e-3, "milliseconds": 1e-3,
-    "s": 1.0, "sec": 1.0, "second": 1.0, "seconds": 1.0,
-    "m": 60.0, "min": 60.0, "minute": 60.0, "minutes": 60.0,
-    "h": 3600.0, "hour": 3600.0, "hours": 3600.0,
-    "d": 86400.0, "day": 86400.0, "days": 86400.0,
-}
-
-
-# The shortest interval any node or source accepts. Loop time is a float of seconds
-# since boot: after a year of uptime (3e7 s) one step of that float is 4e-9 s, so a
-# deadline `now + 1e-300` (or anything below a few ns) equals `now` and a periodic
-# timer fires again and again at the same instant: the busy loop seen with 1e-300.
-# And one timer callback costs a few microseconds, so no period below a microsecond
-# can be kept anyway. 1 us (the finest unit "us" the strings take) leaves both margins.
-MIN_INTERVAL = 1e-6
-
-
-def _real_seconds(value: Any) -> float | None:
-    """``value`` as a float if it is a real number (not a bool), else None."""
-    import decimal
-    import numbers
-
-    if isinstance(value, bool) or type(value).__name__ == "bool_":  # numpy.bool_ too
-        return None
-    if isinstance(value, (numbers.Real, decimal.Decimal)):  # numpy, Fraction, Decimal
-        try:
-            return float(value)
-        except (TypeError, ValueError, OverflowError):
-            return None
-    return None
-
-
-def parse_interval(value: Any, where: str = "interval", allow_zero: bool = True) -> float:
-    """Convert seconds, a ``timedelta`` or a string such as ``"500ms"`` to float seconds.
-
-    Seconds may be any real number type (``int``, ``float``, numpy numbers,
-    ``Fraction``, ``Decimal``). The result is finite and at least
-    :data:`MIN_INTERVAL` (one microsecond), or zero where ``allow_zero``. Raises
-    ``ValueError`` naming ``where`` (the node and parameter) for anything else.
-
-    Examples
-    --------
-    >>> parse_interval("500ms"), parse_interval(2), parse_interval("1.5 min")
-    (0.5, 2.0, 90.0)
-    >>> import datetime, fractions
-    >>> parse_interval(datetime.timedelta(milliseconds=250)), parse_interval(fractions.Fraction(1, 4))
-    (0.25, 0.25)
-    >>> parse_interval(float("inf"), "rate_limit(interval)")
-    Traceback (most recent call last):
-    ...
-    ValueError: rate_limit(interval)=inf: expected a finite number of seconds from 1e-06 (1 us) up, or 0, ...
-    """
-    import datetime
-    import math
-    import re
-
-    seconds: float | None = _real_seconds(value)
-    if isinstance(value, datetime.timedelta):
-        seconds = value.total_seconds()
-    elif isinstance(value, str):
-        match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*([a-zA-Z]*)\s*", value)
-        if match and match.group(2).lower() in _UNITS:
-            seconds = float(match.group(1)) * _UNITS[match.group(2).lower()]
-        elif match and not match.group(2):
-            seconds = float(match.group(1))
-    if seconds is not None and seconds == 0 and allow_zero:
-        return 0.0
-    if seconds is None or not math.isfinite(seconds) or seconds < MIN_INTERVAL:
-        zero = ", or 0," if allow_zero else ""
-        raise ValueError(
-            f"{where}={value!r}: expected a finite number of seconds from {MIN_INTERVAL:g} "
-            f"(1 us) up{zero} as an int, a float or another real number, a "
-            "datetime.timedelta, or a string such as '500ms', '2s' or '1min'"
-        )
-    return seconds

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from asyncio import _get_running_loop
 from collections import deque
 from typing import Any
 
+from .._internals import running_loop
 from ..core import DeadLetter, Stream, _gather, _short, no_default
 from ..executor import ExecutorClosedError, get_executor, origin_of
 from ..loop import call_blocking, explain_closed_loop
@@ -72,12 +72,12 @@ class scatter(Stream):
             stream_kwargs["loop"] = engine_loop
         super().__init__(upstream, ensure_io_loop=True, **stream_kwargs)
         self.executor = executor
-        if engine_loop is not None and self._aloop is engine_loop \
-                and callable(getattr(executor, "closed_loop_error", None)):
+        aloop: asyncio.AbstractEventLoop | None = self._aloop
+        if engine_loop is aloop is not None and callable(getattr(executor, "closed_loop_error", None)):
             # The engine may close this loop (a synchronous Dask client does, closing):
             # later blocking emits then say so, naming this node, not "loop is closed".
             node = weakref.ref(self)  # the loop's registry must not keep the graph alive
-            explain_closed_loop(engine_loop, lambda: (n := node()) is not None and n.executor.closed_loop_error(n) or None)
+            explain_closed_loop(aloop, lambda: ((n := node()) is not None and n.executor.closed_loop_error(n)) or None)
         # Failures of elements whose emit had already returned (after a buffer), in the
         # order they happened; the next emit raises the oldest, drain() all of them.
         self._held: deque[BaseException] = deque()
@@ -150,7 +150,7 @@ class gather(Stream):
     >>> source = Stream()
     >>> L = source.scatter(backend='threads').map(lambda x: x * 10).buffer(4).gather().sink_to_list()
     >>> for x in range(3): source.emit(x)
-    >>> import time; time.sleep(0.2)
+    >>> source.drain()          # wait until the buffered elements are through gather
     >>> L
     [0, 10, 20]
     """
@@ -301,7 +301,7 @@ def drain(self: Stream) -> Any:
     [1, 2, 3]
     """
     aloop = self._aloop
-    running = _get_running_loop()
+    running = running_loop()
     if aloop is None:  # nothing was ever emitted on a loop: nothing to wait for
         if running is None:
             return None
@@ -332,5 +332,6 @@ async def _drain_graph(node: Stream) -> None:
     if len(failures) == 1:
         raise failures[0]
     if failures:  # every one of them, at once: `except* KeyError` catches one or several
-        raise ExceptionGroup(f"drain(): {len(failures)} elements failed after their emits had returned",
-                             failures)
+        # BaseExceptionGroup gives an ExceptionGroup when every failure is an Exception
+        raise BaseExceptionGroup(f"drain(): {len(failures)} elements failed after their emits had returned",
+                                 failures)

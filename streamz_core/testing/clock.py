@@ -1,9 +1,11 @@
 """Virtual time for tests: an asyncio event loop whose clock jumps instead of sleeping.
 
-This is the only module of streamz_core that touches private asyncio internals: the
-timer heap ``BaseEventLoop._scheduled`` (see ``VirtualTimeLoop.call_at`` and
-``VirtualTimeLoop._jump_to_next_timer`` for why). The rest goes through public hooks:
-the ``selector`` argument of ``asyncio.SelectorEventLoop`` and ``loop.time()``.
+It needs private asyncio internals, the timer heap ``BaseEventLoop._scheduled`` (see
+``VirtualTimeLoop.call_at`` and ``VirtualTimeLoop._jump_to_next_timer`` for why) and the
+select timeouts of ``_run_once``, and reaches them only through
+:mod:`streamz_core._internals`, which names every such internal once and is checked by
+``tests/test_internals.py``. The rest goes through public hooks: the ``selector``
+argument of ``asyncio.SelectorEventLoop`` and ``loop.time()``.
 
 Threading: a ``VirtualTimeLoop`` runs in one thread, like any asyncio loop.
 ``advance`` and ``call_soon_threadsafe`` may be called from any thread.
@@ -14,14 +16,16 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
-import heapq
 import itertools
 import math
 import numbers
 import selectors
 import threading
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any, Callable, TypeVarTuple, Unpack
+from typing import Any, TypeVarTuple, Unpack
+
+from .._internals import asyncio_loop_of, earliest_timer, push_timer
 
 __all__ = ["VirtualTimeLoop"]
 
@@ -192,28 +196,18 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         self,
         when: float,
         callback: Callable[[Unpack[_Ts]], object],
-        *args: Unpack[_Ts],
+        *args: *_Ts,
         context: contextvars.Context | None = None,
     ) -> asyncio.TimerHandle:
         """Schedule ``callback(*args)`` at virtual time ``when``; ties fire in call order."""
-        # Private asyncio internals: this is BaseEventLoop.call_at (identical in Python
-        # 3.11 to 3.13) with a handle that breaks deadline ties by creation order. asyncio
-        # orders its private _scheduled heap by deadline alone, which is harmless on a
+        # BaseEventLoop.call_at with a handle that breaks deadline ties by creation order.
+        # asyncio orders its private timer heap by deadline alone, which is harmless on a
         # real clock where two deadlines almost never tie, but on a virtual clock every
         # call_later(1) made at the same instant ties and would fire in heap order.
         if when is None:
             raise TypeError("when cannot be None")
-        base: Any = self  # the private BaseEventLoop API is not in typeshed
-        base._check_closed()
-        if self.get_debug():
-            base._check_thread()
-            base._check_callback(callback, "call_at")
         timer = _TimerHandle(next(self._timer_seq), when, callback, args, self, context)
-        handle: Any = timer
-        if handle._source_traceback:
-            del handle._source_traceback[-1]
-        heapq.heappush(base._scheduled, timer)
-        handle._scheduled = True
+        push_timer(self, timer, callback)
         return timer
 
     def advance(self, seconds: float | timedelta) -> None:
@@ -246,14 +240,14 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         ([1, 2], 2.0, [2.0])
         >>> loop.close()
         """
-        if isinstance(seconds, timedelta):
-            seconds = seconds.total_seconds()
-        if isinstance(seconds, bool) or not isinstance(seconds, numbers.Real):
+        # Checked as an object: untyped callers pass anything.
+        value: object = seconds.total_seconds() if isinstance(seconds, timedelta) else seconds
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
             raise TypeError(
-                f"VirtualTimeLoop.advance(seconds={seconds!r}): seconds must be a number "
+                f"VirtualTimeLoop.advance(seconds={value!r}): seconds must be a number "
                 "of seconds or a datetime.timedelta, e.g. advance(1.5)"
             )
-        seconds = float(seconds)
+        seconds = float(value)
         if not (math.isfinite(seconds) and seconds >= 0):
             raise ValueError(
                 f"VirtualTimeLoop.advance(seconds={seconds!r}): seconds must be finite and "
@@ -319,8 +313,9 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
     def _virtual_select(
         self, selector: selectors.BaseSelector, timeout: float | None
     ) -> _SelectResult:
-        # asyncio's _run_once passes timeout 0 when callbacks are ready, None when no
-        # timer is pending, and the delay to the next timer otherwise.
+        # _internals.SELECT_TIMEOUT_CONTRACT: asyncio's _run_once passes timeout 0 when
+        # callbacks are ready, None when no timer is pending, and the delay to the next
+        # timer otherwise.
         if timeout == 0:
             return selector.select(0)
         events = selector.select(0)  # the loop looks idle: serve real IO first
@@ -338,13 +333,11 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         return selector.select(None)  # woken by IO, call_soon_threadsafe or advance
 
     def _jump_to_next_timer(self, timeout: float) -> None:
-        # Private asyncio internal: BaseEventLoop._scheduled, the heap of pending
-        # TimerHandles. _run_once has just dropped cancelled handles from its head and
+        # _run_once has just dropped cancelled timers from the head of the heap and
         # derived `timeout` from it, but capped at one day and as a float difference;
-        # reading the head's public when() lands exactly on the deadline instead.
-        base: Any = self
-        scheduled: list[asyncio.TimerHandle] = base._scheduled
-        target = scheduled[0].when() if scheduled else self._virtual_now + timeout
+        # the head's own deadline lands exactly on it instead.
+        head = earliest_timer(self)
+        target = head.when() if head is not None else self._virtual_now + timeout
         with self._clock_lock:
             step = target - self._virtual_now
             if step > 0:
@@ -375,7 +368,9 @@ def _tornado_loop_class() -> type | None:
         """Tornado's view of a VirtualTimeLoop: ``IOLoop.time()`` is the virtual clock."""
 
         def time(self) -> float:
-            return float(self.asyncio_loop.time())
+            inner = asyncio_loop_of(self)
+            assert inner is not None  # set by AsyncIOLoop.initialize
+            return float(inner.time())
 
     return _VirtualTornadoLoop
 
