@@ -26,7 +26,13 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-from streamz_core.executor import ExecutorClosedError, LocalValue, NotSerializableError, RemoteFailure, Settled
+from streamz_core.executor import (
+    ExecutorClosedError,
+    LocalValue,
+    NotSerializableError,
+    RemoteFailure,
+    Settled,
+)
 
 logger = logging.getLogger("streamz_core.backends.threads")
 
@@ -62,7 +68,8 @@ class ThreadExecutor:
 
     name = "threads"
     settles_arguments = True  # submit accepts Settled(ref) arguments
-    _pool_class: type[concurrent.futures.Executor] = concurrent.futures.ThreadPoolExecutor
+    # A pool class taking max_workers (ThreadPoolExecutor, ProcessPoolExecutor).
+    _pool_class: Callable[..., concurrent.futures.Executor] = concurrent.futures.ThreadPoolExecutor
 
     def __init__(self, max_workers: int | None = None, pool: concurrent.futures.Executor | None = None):
         if max_workers is not None and (isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1):

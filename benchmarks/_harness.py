@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import itertools
 import json
 import os
 import platform
@@ -57,7 +58,7 @@ def interval_errors(stamps: Sequence[float], interval: float) -> dict[str, float
     stamps minus the target, which a single outlier barely moves. The ``*_abs_ms``
     figures are taken over the absolute per-period errors.
     """
-    gaps = [b - a for a, b in zip(stamps, stamps[1:])]
+    gaps = [b - a for a, b in itertools.pairwise(stamps)]
     if not gaps:
         raise ValueError(f"need at least two timestamps, got {len(stamps)}")
     errors = [abs(g - interval) * 1e3 for g in gaps]

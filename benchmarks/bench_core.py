@@ -110,7 +110,7 @@ def check_output(out: list, expected: list, what: str) -> str | None:
         return None
     if len(out) != len(expected):
         return f"{what}: {len(out)} outputs, expected {len(expected)}"
-    i = next((i for i, (a, b) in enumerate(zip(out, expected)) if a != b), 0)
+    i = next((i for i, (a, b) in enumerate(zip(out, expected, strict=True)) if a != b), 0)
     return f"{what}: output[{i}] = {out[i]!r}, expected {expected[i]!r}"
 
 

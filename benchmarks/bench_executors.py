@@ -95,14 +95,14 @@ def main() -> None:
         if engine == "runtime":
             met = "met" if o and o >= RUNTIME_TARGET else "NOT met"
             print(f"{engine:<16}{'-':>14}{o or ours.get('error', '?'):>19.0f}{'':>9}  >= {RUNTIME_TARGET:.0f}/s: {met}"
-                  if o else f"{engine:<16}{'-':>14}{str(ours.get('error')):>19}")
+                  if o else f"{engine:<16}{'-':>14}{ours.get('error')!s:>19}")
             continue
         if o and b:
             ratio = o / b
             met = "met" if ratio >= TARGETS[engine] else "NOT met"
             print(f"{engine:<16}{b:>14.0f}{o:>19.0f}{ratio:>8.1f}x  >= {TARGETS[engine]:.0f}x: {met}")
         else:
-            print(f"{engine:<16}{str(b or base.get('error')):>14}{str(o or ours.get('error')):>19}")
+            print(f"{engine:<16}{b or base.get('error')!s:>14}{o or ours.get('error')!s:>19}")
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import streamz_core.runtime as rt  # noqa: E402
+import streamz_core.runtime as rt
 
 try:
     import numpy as np
@@ -338,20 +338,23 @@ def main(argv=None):
           f"ray: {'measured' if ray else 'not installed, rows skipped'}")
     print(head)
     print("-" * len(head))
+    def fmt(v):
+        return "-" if v is None else (f"{v:,.0f}" if v >= 100 else f"{v:.3f}")
+
     for name, ours, base, rv, unit, target, higher in rows:
-        def ratio(other):
+        # `ours` and `higher` bound as defaults: each row's ratio uses that row's figures.
+        def ratio(other, ours=ours, higher=higher):
             if not other:
                 return "-"
             r = ours / other if higher else other / ours
             return f"{r:.2f}x"
-        fmt = (lambda v: "-" if v is None else (f"{v:,.0f}" if v >= 100 else f"{v:.3f}"))
         print(f"{name:40} {fmt(ours):>13} {fmt(base):>11} {ratio(base):>7} {fmt(rv):>10} "
               f"{ratio(rv):>7}  {unit:8} {target}")
     print("ratio > 1 means streamz_core is better (faster or quicker).")
     if args.json:
         with open(args.json, "a") as f:
             f.write(json.dumps({"time": time.time(), "workers": W, "rows": [
-                dict(zip(("name", "ours", "baseline", "ray", "unit", "target"), r[:6]))
+                dict(zip(("name", "ours", "baseline", "ray", "unit", "target"), r[:6], strict=True))
                 for r in rows]}) + "\n")
 
 

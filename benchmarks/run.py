@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeGuard
 
@@ -286,7 +286,7 @@ def render_text(table: list[list[str]]) -> str:
     lines = []
     for n, row in enumerate(table):
         cells = [c.ljust(w) if i == 0 else c.rjust(w) if i < 4 else c.ljust(w)
-                 for i, (c, w) in enumerate(zip(row, widths))]
+                 for i, (c, w) in enumerate(zip(row, widths, strict=True))]
         lines.append("  ".join(cells).rstrip())
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))
@@ -345,7 +345,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     facts = machine_facts()
-    date = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     command = " ".join([Path(sys.executable).name, "benchmarks/run.py", *(argv or sys.argv[1:])])
     print(f"running: {command}", file=sys.stderr, flush=True)
     started = time.perf_counter()

@@ -11,62 +11,19 @@ Examples
 """
 from __future__ import annotations
 
-from . import operators as _operators  # noqa: F401  (registers the operator methods)
-from .batch import Batch as Batch
-from .batch import Streaming as Streaming
-from .core import DeadLetter as DeadLetter
-from .core import RefCounter as RefCounter
-from .core import Stream as Stream
-from .core import identity as identity
-from .core import no_default as no_default
-from .graph import build_node_set as build_node_set
-from .graph import create_graph as create_graph
-from .graph import readable_graph as readable_graph
-from .graph import to_graphviz as to_graphviz
-from .graph import visualize as visualize
-from .loop import LoopRunner as LoopRunner
-from .loop import sync as sync
-from .operators.aggregate import accumulate as accumulate
-from .operators.aggregate import collect as collect
-from .operators.aggregate import frequencies as frequencies
-from .operators.aggregate import partition as partition
-from .operators.aggregate import partition_unique as partition_unique
-from .operators.aggregate import scan as scan
-from .operators.aggregate import sliding_window as sliding_window
-from .operators.combine import combine_latest as combine_latest
-from .operators.combine import union as union
-from .operators.combine import zip as zip
-from .operators.combine import zip_latest as zip_latest
-from .operators.flow import buffer as buffer
-from .operators.flow import latest as latest
-from .operators.parallel import gather as gather
-from .operators.parallel import scatter as scatter
-from .operators.select import filter as filter
-from .operators.select import remove as remove
-from .operators.select import slice as slice
-from .operators.select import unique as unique
-from .operators.time import delay as delay
-from .operators.time import rate_limit as rate_limit
-from .operators.time import timed_window as timed_window
-from .operators.time import timed_window_unique as timed_window_unique
-from .operators.transform import concat as concat
-from .operators.transform import flatten as flatten
-from .operators.transform import map as map
-from .operators.transform import pluck as pluck
-from .operators.transform import starmap as starmap
-from .plugins import load_plugins as load_plugins
-from .servers import from_http_server as from_http_server
-from .servers import from_process as from_process
-from .servers import from_tcp as from_tcp
-from .sinks import sink as sink
-from .sinks import sink_to_list as sink_to_list
-from .sinks import sink_to_textfile as sink_to_textfile
-from .sources import Source as Source
-from .sources import filenames as filenames
-from .sources import from_iterable as from_iterable
-from .sources import from_periodic as from_periodic
-from .sources import from_q as from_q
-from .sources import from_textfile as from_textfile
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # what type checkers and IDEs see; at run time see __getattr__
+    from ._stream_api import (  # noqa: I001 - the names of __all__ (so re-exported), packed
+        Batch, DeadLetter, LoopRunner, RefCounter, Source, Stream, Streaming, accumulate,
+        buffer, build_node_set, collect, combine_latest, concat, create_graph, delay, filenames,
+        filter, flatten, frequencies, from_http_server, from_iterable, from_periodic,
+        from_process, from_q, from_tcp, from_textfile, gather, identity, latest, load_plugins,
+        map, no_default, partition, partition_unique, pluck, rate_limit, readable_graph, remove,
+        scan, scatter, sink, sink_to_list, sink_to_textfile, slice, sliding_window, starmap,
+        sync, timed_window, timed_window_unique, to_graphviz, union, unique, visualize, zip,
+        zip_latest,
+    )
 
 __version__ = "0.1.0"
 
@@ -82,4 +39,20 @@ __all__ = [
     "to_graphviz", "union", "unique", "visualize", "zip", "zip_latest",
 ]
 
-load_plugins(Stream)
+
+def __getattr__(name: str) -> Any:
+    """Import the stream half (``_stream_api``) on first use of one of its names.
+
+    Importing ``streamz_core.runtime`` alone never gets here, so it stays light.
+    """
+    if name in __all__:
+        from . import _stream_api
+
+        value = getattr(_stream_api, name)
+        globals()[name] = value  # later lookups are plain attribute reads
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -238,12 +238,14 @@ def _default_dask_client() -> Any:
     try:
         from distributed import default_client
 
-        return default_client()
+        # Through a typed name: distributed leaves default_client unannotated.
+        get_client: Callable[[], Any] = default_client
+        return get_client()
     except (ImportError, ValueError):
         return None
 
 
-def _load(name: str) -> Any:
+def _load(name: str) -> Callable[..., Executor]:
     eps = _entry_points()
     if name not in eps:
         raise ValueError(
@@ -251,7 +253,8 @@ def _load(name: str) -> Any:
             f"installed: {', '.join(sorted(eps)) or 'none'}. Pass one of those names, "
             "an executor object, a distributed.Client or a concurrent.futures pool"
         )
-    return eps[name].load()
+    factory: Callable[..., Executor] = eps[name].load()  # an Executor class
+    return factory
 
 
 def get_executor(backend: Any = None, **options: Any) -> Executor:

@@ -10,6 +10,7 @@ import os
 import re
 from typing import Any
 
+from ._assembly import complete_stream_api
 from .core import Stream
 
 __all__ = ["build_node_set", "create_graph", "readable_graph", "to_graphviz", "visualize"]
@@ -313,3 +314,6 @@ def visualize(node: Stream, filename: str | None = "mystream.png", source_node: 
     if fmt in ("png", "jpeg", "jpg"):
         return display.Image(data=data, format="jpeg" if fmt == "jpg" else fmt)
     return gvz
+
+# Last: a Stream imported from this module alone has every operator and sink (_assembly.py).
+complete_stream_api(__name__)

@@ -13,16 +13,23 @@ A distribution declares, in its metadata (``setup.cfg`` shown)::
 and after ``import streamz_core``, ``source.double()``, ``Stream.from_kafka(...)`` and
 ``source.to_db(...)`` exist. Each target module is imported only when its method is
 first called, so an installed plugin costs nothing until used.
+
+The method attaching behind ``Stream.register_api`` and ``register_plugin_entry_point``
+lives here too; those classmethods call it.
 """
 from __future__ import annotations
 
+import functools
 import os
 import re
 import sys
 import warnings
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 __all__ = ["load_plugins"]
+
+T = TypeVar("T")
 
 #: (entry-point group, modifier name): sources become static methods, like streamz.
 _GROUPS: tuple[tuple[str, bool], ...] = (
@@ -36,6 +43,51 @@ _MARKER = re.compile(r"^\s*\[\s*streamz_core\.(?:nodes|sources|sinks)\s*\]", re.
 # (id(cls), name) -> (group, value) of the entry points this module registered, so a
 # second load_plugins() call does not report each plugin as clashing with itself.
 _registered: dict[tuple[int, str], tuple[str, str]] = {}
+
+
+def _api_registrar(cls: type, modifier: Callable[[Any], Any], attribute_name: str | None) -> Callable[[T], T]:
+    """The decorator that ``Stream.register_api`` returns: attach its argument to ``cls``.
+
+    The method is a wrapper of the node class (or function) through ``modifier``
+    (``staticmethod`` for sources), named ``attribute_name`` or the node's own name;
+    the decorator returns the node unchanged.
+    """
+
+    def register(func: T) -> T:
+        # T is any callable here; type checkers cannot see that it has a __name__
+        @functools.wraps(func)  # type: ignore[arg-type]
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            return func(*args, **kwargs)  # type: ignore[operator]
+
+        setattr(cls, attribute_name or func.__name__, modifier(wrapped))  # type: ignore[attr-defined]
+        return func
+
+    return register
+
+
+def _register_entry_point(cls: Any, entry_point: Any, modifier: Callable[[Any], Any]) -> None:
+    """``Stream.register_plugin_entry_point``: a stub method that loads ``entry_point``
+    on first call, checks it is a Stream subclass and registers it in its place."""
+    if hasattr(cls, entry_point.name):
+        raise ValueError(
+            f"Can't add {entry_point.name!r} from {entry_point.value!r} to {cls.__name__}: "
+            "a method of that name already exists; rename the entry point"
+        )
+
+    def stub(*args: Any, **kwargs: Any) -> Any:
+        from .core import Stream  # loaded: cls is Stream or a subclass of it
+
+        node = entry_point.load()
+        if not (isinstance(node, type) and issubclass(node, Stream)):
+            raise TypeError(
+                f"entry point {entry_point.name!r} ({entry_point.value}) is {node!r}, "
+                "not a Stream subclass; point it at a class deriving from Stream"
+            )
+        cls.register_api(modifier=modifier, attribute_name=entry_point.name)(node)
+        return node(*args, **kwargs)
+
+    stub.__name__ = entry_point.name
+    setattr(cls, entry_point.name, modifier(stub))
 
 
 def _has_plugin_metadata(path: str) -> bool:

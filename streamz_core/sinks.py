@@ -9,14 +9,18 @@ import asyncio
 import inspect
 import os
 import weakref
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
 
+from ._assembly import complete_stream_api
 from .core import Stream, _global_sinks
 from .operators._util import bind_user_function
 
 __all__ = ["sink", "sink_to_list", "sink_to_textfile", "SinkList"]
 
 _STREAM_PARAMS = frozenset(inspect.signature(Stream).parameters)
+
+T = TypeVar("T")
 
 
 @Stream.register_api()
@@ -42,6 +46,13 @@ class sink(Stream):
 
     _graphviz_shape = "trapezium"
 
+    # Set by bind_user_function (declared here for type checkers).
+    func: Callable[..., Any]
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    _call: Callable[[Any], Any]
+    _async: bool
+
     def __init__(self, upstream: Stream, func: Any, *args: Any, **kwargs: Any):
         stream_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in _STREAM_PARAMS}
         if bind_user_function(self, type(self).__name__, func, args, kwargs):
@@ -66,10 +77,13 @@ class sink(Stream):
         return fut
 
 
-class SinkList(list):  # type: ignore[type-arg]
-    """The list :func:`sink_to_list` fills; ``.node`` is its sink, for ``destroy()``."""
+class SinkList(list[T], Generic[T]):
+    """The list :func:`sink_to_list` fills; ``.node`` is its sink, for ``destroy()``.
 
-    node: Stream
+    ``Stream[int]().sink_to_list()`` is a ``SinkList[int]`` for type checkers.
+    """
+
+    node: Stream[T]
 
 
 @Stream.register_api()
@@ -88,13 +102,14 @@ class sink_to_list(sink):
     >>> L.node.destroy()
     """
 
-    def __new__(cls, upstream: Stream, **kwargs: Any) -> Any:  # type: ignore[misc]
+    def __new__(cls, upstream: Stream, **kwargs: Any) -> Any:
         node = super().__new__(cls)
-        node.__init__(upstream, **kwargs)  # type: ignore[misc]  # __new__ returns the list
+        # __new__ returns the list, not the node, so Python skips __init__: call it here.
+        node.__init__(upstream, **kwargs)  # type: ignore[misc]  # node was made by cls: its own __init__
         return node.L
 
     def __init__(self, upstream: Stream, **kwargs: Any):
-        self.L = SinkList()
+        self.L: SinkList[Any] = SinkList()
         self.L.node = self
         super().__init__(upstream, self.L.append, **kwargs)
 
@@ -137,3 +152,6 @@ class sink_to_textfile(sink):
     def destroy(self, streams: Any = None) -> None:
         super().destroy(streams)
         self._closer()
+
+# Last: a Stream imported from this module alone has every operator and sink (_assembly.py).
+complete_stream_api(__name__)

@@ -24,7 +24,7 @@ def test_upstream_property_raises_with_several_upstreams():
     a, b = Stream(), Stream()
     u = a.union(b)
     with pytest.raises(ValueError, match="upstreams"):
-        u.upstream
+        _ = u.upstream
 
 
 def test_emit_reaches_every_branch_in_order():

@@ -6,10 +6,6 @@ import asyncio
 import threading
 
 import pytest
-from tornado.ioloop import IOLoop
-
-from streamz_core import RefCounter, Stream
-from streamz_core.metadata import release_refs, retain_refs
 from _modes import (  # the shared fixtures and helpers: tests/_modes.py
     destroy_sinks_fixture,  # noqa: F401
     loop_mode_fixture,  # noqa: F401
@@ -17,6 +13,10 @@ from _modes import (  # the shared fixtures and helpers: tests/_modes.py
     tracker_fixture,  # noqa: F401
     virtual_runner_fixture,  # noqa: F401
 )
+from tornado.ioloop import IOLoop
+
+from streamz_core import RefCounter, Stream
+from streamz_core.metadata import release_refs, retain_refs
 
 pytestmark = pytest.mark.usefixtures("destroy_sinks")
 

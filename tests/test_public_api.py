@@ -81,17 +81,13 @@ def test_all_names_exist():
 
 
 def test_type_checking_block_declares_every_registered_method():
-    """Type checkers cannot see register_api's setattr: core.py declares each method."""
+    """Type checkers cannot see register_api's setattr: _stream_methods.pyi declares each method."""
     import ast
 
-    core = pathlib.Path(streamz_core.__file__).with_name("core.py")
-    tree = ast.parse(core.read_text())
-    stream_cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Stream")
-    block = next(
-        n for n in stream_cls.body
-        if isinstance(n, ast.If) and getattr(n.test, "id", None) == "TYPE_CHECKING"
-    )
-    declared = {n.name for n in block.body if isinstance(n, ast.FunctionDef)}
+    stub = pathlib.Path(streamz_core.__file__).with_name("_stream_methods.pyi")
+    tree = ast.parse(stub.read_text())
+    methods_cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "StreamMethods")
+    declared = {n.name for n in methods_cls.body if isinstance(n, ast.FunctionDef)}
     registered = set()
     for name in dir(Stream):
         attr = inspect.getattr_static(Stream, name)
@@ -100,8 +96,8 @@ def test_type_checking_block_declares_every_registered_method():
             registered.add(name)
     registered -= {"register_api", "register_plugin_entry_point"}
     assert registered - declared == set(), (
-        f"declare {sorted(registered - declared)} in the TYPE_CHECKING block of Stream in core.py"
+        f"declare {sorted(registered - declared)} in StreamMethods in streamz_core/_stream_methods.pyi"
     )
     assert declared - registered == set(), (
-        f"the TYPE_CHECKING block declares {sorted(declared - registered)}, which nothing registers"
+        f"_stream_methods.pyi declares {sorted(declared - registered)}, which nothing registers"
     )

@@ -82,7 +82,6 @@ def test_seed_event_loop_on_a_separate_thread(background_clock):
 # thread with no loop yet, a top-level `await`) is part of the example. What a test checks
 # is printed by lines appended after the example, never by changing it.
 
-import ast  # noqa: E402
 import json  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402

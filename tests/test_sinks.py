@@ -7,9 +7,6 @@ import io
 import weakref
 
 import pytest
-
-from streamz_core import Stream
-from streamz_core.core import _global_sinks
 from _modes import (  # the shared fixtures and helpers: tests/_modes.py
     Gate,
     collected,
@@ -19,6 +16,9 @@ from _modes import (  # the shared fixtures and helpers: tests/_modes.py
     tracker_fixture,  # noqa: F401
     virtual_runner_fixture,  # noqa: F401
 )
+
+from streamz_core import Stream
+from streamz_core.core import _global_sinks
 
 pytestmark = pytest.mark.usefixtures("destroy_sinks")
 

@@ -34,7 +34,8 @@ def as_count(value: Any) -> int | None:
         pass
     if isinstance(value, (numbers.Real, decimal.Decimal)):
         try:
-            whole = int(value)
+            number: Any = value  # as Any: typeshed's numbers.Real declares no __int__
+            whole = int(number)
         except (ValueError, OverflowError):  # nan, inf
             return None
         return whole if whole == value else None
@@ -69,8 +70,8 @@ def bind_user_function(node: Any, name: str, func: Any, args: tuple[Any, ...], k
     check_callable(name, "func", func)
     node.func, node.args, node.kwargs = func, args, kwargs
     node._call = bind_args(func, args, kwargs)
-    node._async = is_coroutine_function(func)
-    return node._async
+    is_async = node._async = is_coroutine_function(func)
+    return is_async
 
 
 def is_coroutine_function(func: Any) -> bool:
@@ -89,7 +90,8 @@ def is_coroutine_function(func: Any) -> bool:
 def get_key(key: Any) -> Callable[[Any], Any]:
     """A key as a function: callables as they are, anything else as an item key."""
     if callable(key):
-        return key
+        func: Callable[[Any], Any] = key
+        return func
     return lambda x: x[key]
 
 

@@ -6,8 +6,7 @@ from collections import deque
 from typing import Any
 
 from ..core import Stream
-from ._util import flat_metadata
-from ._util import check_positive_int
+from ._util import check_positive_int, flat_metadata
 
 __all__ = ["zip", "combine_latest", "zip_latest", "union"]
 

@@ -3,16 +3,19 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from typing import Any
+from typing import Any, TypeVar
 
 from ..core import Stream, _gather
 from ._util import check_positive_int
+
+# The element type, for type checkers: `Stream[int]().buffer(8)` is a `buffer[int]`.
+T_co = TypeVar("T_co", covariant=True)
 
 __all__ = ["buffer", "latest"]
 
 
 @Stream.register_api()
-class buffer(Stream):
+class buffer(Stream[T_co]):
     """Decouple upstream from downstream with a queue of up to ``n`` elements.
 
     Emits return at once while the queue has room; when it is full the upstream waits
@@ -37,7 +40,7 @@ class buffer(Stream):
 
     _graphviz_shape = "diamond"
 
-    def __init__(self, upstream: Stream, n: int, **kwargs: Any):
+    def __init__(self, upstream: Stream[T_co], n: int, **kwargs: Any):
         self.n = check_positive_int("buffer", "n", n)
         self._queue: deque[tuple[Any, Any]] = deque()
         self._full: deque[asyncio.Future[None]] = deque()
@@ -102,6 +105,9 @@ class latest(Stream):
     _pending: Any = None
     _has_pending = False
     _busy = False
+    # The task draining after backpressure, held so it cannot be garbage-collected mid-run
+    # (the loop keeps only a weak reference to tasks).
+    _drainer: asyncio.Future[None] | None = None
 
     def update(self, x: Any, who: Any = None, metadata: Any = None) -> Any:
         if self._busy:
@@ -114,7 +120,7 @@ class latest(Stream):
         r = self._emit(x, metadata)
         if r:
             self._busy = True
-            asyncio.ensure_future(self._wait_then_drain(r))
+            self._drainer = asyncio.ensure_future(self._wait_then_drain(r))
         return None
 
     async def _wait_then_drain(self, pending: list[Any]) -> None:

@@ -10,18 +10,21 @@ import asyncio
 import math
 import weakref
 from collections import deque
-from typing import Any
+from typing import Any, TypeVar
 
 from ..core import Stream, _gather, identity
 from ..loop import parse_interval
 from ._timing import call_at_weak, sleep_until
 from ._util import KeyedBuffer, flat_metadata
 
+# The element type, for type checkers: `Stream[int]().delay(1)` is a `delay[int]`.
+T_co = TypeVar("T_co", covariant=True)
+
 __all__ = ["delay", "rate_limit", "timed_window", "timed_window_unique"]
 
 
 @Stream.register_api()
-class delay(Stream):
+class delay(Stream[T_co]):
     """Emit every element ``interval`` after it arrived, in order.
 
     Accepting an element never blocks the upstream; the node waits for downstream
@@ -54,7 +57,7 @@ class delay(Stream):
 
     _graphviz_shape = "octagon"
 
-    def __init__(self, upstream: Stream, interval: Any, **kwargs: Any):
+    def __init__(self, upstream: Stream[T_co], interval: Any, **kwargs: Any):
         self.interval = parse_interval(interval, "delay(interval)")
         self._queue: deque[tuple[float, Any, Any]] = deque()
         self._worker: asyncio.Future[None] | None = None
@@ -85,7 +88,7 @@ class delay(Stream):
 
 
 @Stream.register_api()
-class rate_limit(Stream):
+class rate_limit(Stream[T_co]):
     """Let at most one element through per ``interval``, blocking the upstream meanwhile.
 
     Slots follow an absolute schedule (``next = max(now, next) + interval``), so the
@@ -114,7 +117,7 @@ class rate_limit(Stream):
 
     _graphviz_shape = "octagon"
 
-    def __init__(self, upstream: Stream, interval: Any, **kwargs: Any):
+    def __init__(self, upstream: Stream[T_co], interval: Any, **kwargs: Any):
         self.interval = parse_interval(interval, "rate_limit(interval)")
         self._next = -math.inf
         super().__init__(upstream, ensure_io_loop=True, **kwargs)

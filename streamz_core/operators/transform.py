@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from ..core import Stream
@@ -15,6 +16,13 @@ class _AwaitingNode(Stream):
     """Shared by map and starmap: await a coroutine result, then emit it."""
 
     _accepts_remote = True  # after scatter() they submit to the executor
+
+    # Set by bind_user_function (declared here for type checkers).
+    func: Callable[..., Any]
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    _call: Callable[[Any], Any]
+    _async: bool
 
     def _spawn(self, pending: Any, x: Any, metadata: Any) -> Any:
         task = asyncio.ensure_future(self._finish(pending, x, metadata))
@@ -171,10 +179,7 @@ class pluck(Stream):
 
     def update(self, x: Any, who: Any = None, metadata: Any = None) -> Any:
         try:
-            if self._many:
-                y = tuple(x[p] for p in self.pick)
-            else:
-                y = x[self.pick]
+            y = tuple(x[p] for p in self.pick) if self._many else x[self.pick]
         except Exception as exc:
             return self._fail(exc, x, metadata)
         return self._emit(y, metadata)

@@ -44,7 +44,7 @@ def slow_inc(x):
 def test_processes_backend_refuses_a_lambda_at_the_emit_naming_node_and_element():
     source = Stream()
     out = source.scatter(backend="processes", max_workers=1).map(lambda x: x + 1).buffer(8).gather().sink_to_list()
-    with pytest.raises(NotSerializableError, match="cannot be pickled.*define it at module level") as info:
+    with pytest.raises(NotSerializableError, match=r"cannot be pickled.*define it at module level") as info:
         source.emit(3)
     assert info.value.__notes__ == ["raised in <map: <lambda>> while processing 3"]
     source.drain()  # reported once, at the emit: nothing else is waiting

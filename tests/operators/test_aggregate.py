@@ -27,7 +27,7 @@ async def test_accumulate_without_start_emits_first_element_as_state(mode):
 
 async def test_accumulate_with_start_folds_from_it(mode):
     source = mode.Stream()
-    L = source.accumulate(lambda acc, x: acc + [x], start=[]).sink_to_list()
+    L = source.accumulate(lambda acc, x: [*acc, x], start=[]).sink_to_list()
     await mode.emit_all(source, "ab")
     assert L == [["a"], ["a", "b"]]
 

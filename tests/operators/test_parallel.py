@@ -158,7 +158,7 @@ def test_gather_on_a_local_stream_passes_elements_through():
 
 
 def test_unknown_backend_lists_installed_ones():
-    with pytest.raises(ValueError, match="installed: .*threads"):
+    with pytest.raises(ValueError, match=r"installed: .*threads"):
         Stream().scatter(backend="no-such-backend")
     assert {"threads", "processes"} <= set(available_backends())
 

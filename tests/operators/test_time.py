@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import itertools
 import weakref
 
 import pytest
@@ -212,7 +213,7 @@ async def test_timed_window_waits_for_downstream_busier_than_interval(loop_mode)
     # each window waits for the previous one (1.5 s); ticks that found it busy are late
     times = [t for t, _ in seen]
     assert times[0] == 1.0
-    assert all(later - earlier >= 1.5 for earlier, later in zip(times, times[1:]))
+    assert all(later - earlier >= 1.5 for earlier, later in itertools.pairwise(times))
 
 
 async def test_timed_window_retains_metadata_until_window_emitted(loop_mode, tracker):
