@@ -23,6 +23,11 @@ Internals named here:
   :data:`SELECT_TIMEOUT_CONTRACT`.
 - ``ModuleSpec._initializing`` (importlib's flag on a module still running its body):
   :func:`module_is_initializing`.
+- ``TCPServer._handlers`` and ``TCPServer._sockets`` (Tornado): :func:`tcp_server_listeners`.
+
+One use stays outside: ``runtime/object_ref.py`` calls ``asyncio.events._get_running_loop``
+(the same function as :data:`running_loop`) through ``sys.modules``, because the runtime
+must not import asyncio, which this module does; ``tests/test_internals.py`` checks it too.
 """
 from __future__ import annotations
 
@@ -42,6 +47,7 @@ __all__ = [
     "module_is_initializing",
     "push_timer",
     "running_loop",
+    "tcp_server_listeners",
     "tornado_ioloop_for",
 ]
 
@@ -147,3 +153,15 @@ def module_is_initializing(module: object) -> bool:
     outermost import, when every module it names has finished.
     """
     return getattr(getattr(module, "__spec__", None), "_initializing", False) is True
+
+
+def tcp_server_listeners(server: object) -> tuple[dict[int, Callable[[], None]], dict[int, Any]]:
+    """A Tornado ``TCPServer``'s accept handlers and listening sockets, both keyed by fd.
+
+    ``TCPServer.stop()`` in Tornado 6.6 raises ``KeyError`` (``_handlers.pop(fd)``) when a
+    listening socket has no accept handler registered, and then leaves the remaining
+    sockets open; freeing the port after that needs the two private maps.
+    """
+    handlers: dict[int, Callable[[], None]] = getattr(server, "_handlers", {})
+    sockets: dict[int, Any] = getattr(server, "_sockets", {})
+    return handlers, sockets

@@ -214,3 +214,35 @@ def test_importlib_marks_a_module_initializing_while_its_body_runs(tmp_path: Any
     assert _internals.module_is_initializing(probe_initializing) is False, (
         f"ModuleSpec._initializing stays True after the import (Python {sys.version.split()[0]})"
     )
+
+
+def test_tornado_tcp_server_keeps_its_listeners_in_two_maps_keyed_by_fd() -> None:
+    from tornado.tcpserver import TCPServer
+
+    async def main() -> None:
+        server = TCPServer()
+        server.listen(0, "127.0.0.1")
+        handlers, sockets = _internals.tcp_server_listeners(server)
+        assert set(handlers) == set(sockets) and sockets, (
+            f"TCPServer._handlers/_sockets are not fd-keyed maps any more (Tornado {tornado.version}): "
+            "sources/_server.py:_stop_server cannot free a port after a failed stop()"
+        )
+        fd, sock = next(iter(sockets.items()))
+        assert sock.fileno() == fd and callable(handlers[fd])
+        server.stop()
+
+    asyncio.run(main())
+
+
+def test_object_ref_asks_asyncio_for_the_running_loop_through_the_same_private_function() -> None:
+    from streamz_core.runtime import object_ref
+
+    assert object_ref._running_loop() is None
+
+    async def main() -> None:
+        assert object_ref._running_loop() is asyncio.get_running_loop(), (
+            f"asyncio.events._get_running_loop changed (Python {sys.version.split()[0]}): "
+            "runtime/object_ref.py:_running_loop relies on it"
+        )
+
+    asyncio.run(main())

@@ -18,6 +18,7 @@ from tornado.iostream import IOStream
 from tornado.tcpserver import TCPServer
 from tornado.web import RequestHandler, stream_request_body
 
+from .._internals import tcp_server_listeners
 from ..core import _gather
 from .base import Source
 
@@ -99,8 +100,8 @@ def _stop_server(server: TCPServer) -> None:
         # into (it calls stop() from another thread than the loop's, racing
         # listen()). We stop on the loop thread only, but if it happens anyway,
         # finish the job so that the port is freed.
-        handlers = getattr(server, "_handlers", {})
-        for fd, sock in list(getattr(server, "_sockets", {}).items()):
+        handlers, sockets = tcp_server_listeners(server)
+        for fd, sock in list(sockets.items()):
             if sock.fileno() == -1:
                 continue
             remove = handlers.pop(fd, None)
