@@ -38,7 +38,7 @@ class RuntimeExecutor:
     >>> source = Stream()
     >>> L = source.scatter(backend='runtime').map(abs).buffer(4).gather().sink_to_list()
     >>> for x in [-1, -2, -3]: source.emit(x)
-    >>> import time; time.sleep(0.5)
+    >>> source.drain()  # waits for what buffer(4) still holds
     >>> L
     [1, 2, 3]
     >>> L.node.destroy()
