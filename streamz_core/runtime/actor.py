@@ -22,7 +22,6 @@ it (``ref: rt.ObjectRef[int] = h.m.remote()``).
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Callable
 from typing import (
     TYPE_CHECKING,
@@ -41,7 +40,7 @@ from . import _context
 from . import _serialization as ser
 from ._actors import ActorRec
 from ._task import Task, prep_args
-from .object_ref import ObjectRef, detached_reason
+from .object_ref import ObjectRef, bind_in_worker, detached_reason
 from .remote_function import check_options
 
 if TYPE_CHECKING:
@@ -51,7 +50,6 @@ __all__ = ["ActorClass", "ActorHandle", "ActorMethod", "MultiReturnMethod", "Act
            "method", "exit_actor"]
 
 F = TypeVar("F", bound=Callable[..., Any])
-_bind_lock = threading.Lock()  # a detached handle binds once (see ActorHandle._bound)
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -320,19 +318,10 @@ class ActorHandle(Generic[T]):
         core = self._core
         if core is not None:
             return core
-        current = _context.current()
-        worker = None if current is None else _context.as_worker(current)
-        if worker is None:
-            from .exceptions import ActorDiedError
+        from .exceptions import ActorDiedError
 
-            raise ActorDiedError(detached_reason(repr(self), current is not None,
-                                                 "its actor cannot be called from here",
-                                                 "call the actor there"))
-        with _bind_lock:
-            if self._core is None:
-                worker.add_ref(self._aid, False)
-                self._core = worker
-            return self._core
+        return bind_in_worker(self, self._aid, lambda runtime_now: ActorDiedError(detached_reason(
+            repr(self), runtime_now, "its actor cannot be called from here", "call the actor there")))
 
     def __del__(self) -> None:
         try:

@@ -17,7 +17,7 @@ import os
 import sys
 import threading
 from collections.abc import Callable, Generator
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from . import _context
 from . import _serialization as ser
@@ -149,17 +149,8 @@ class ObjectRef(Generic[T]):
         core = self._core
         if core is not None:
             return core
-        current = _context.current()
-        worker = None if current is None else _context.as_worker(current)
-        if worker is None:
-            raise ObjectLostError(detached_reason(repr(self), current is not None,
-                                                  "its value cannot be read here",
-                                                  "rt.get(ref) there and send the value"))
-        with _bind_lock:
-            if self._core is None:
-                worker.add_ref(self._id, False)
-                self._core = worker
-            return self._core
+        return bind_in_worker(self, self._id, lambda runtime_now: ObjectLostError(detached_reason(
+            repr(self), runtime_now, "its value cannot be read here", "rt.get(ref) there and send the value")))
 
     def __del__(self) -> None:
         try:
@@ -419,6 +410,28 @@ class ObjectRef(Generic[T]):
                 entry[1] = False
                 n += 1
         return n
+
+
+class _Bindable(Protocol):
+    _core: RuntimeCore | None
+
+
+def bind_in_worker(obj: _Bindable, oid: int, error: Callable[[bool], BaseException]) -> RuntimeCore:
+    """Bind the detached ref or handle ``obj`` (id ``oid``) to this worker's core, once.
+
+    Only a worker's core: a driver cannot have made an object that existed before it.
+    Elsewhere raise ``error(runtime_now)``, with ``runtime_now`` telling whether a
+    runtime (another one) is running in this process.
+    """
+    current = _context.current()
+    worker = None if current is None else _context.as_worker(current)
+    if worker is None:
+        raise error(current is not None)
+    with _bind_lock:
+        if obj._core is None:
+            worker.add_ref(oid, False)
+            obj._core = worker
+        return obj._core
 
 
 def detached_reason(what: str, runtime_now: bool, cannot: str, instead: str) -> str:

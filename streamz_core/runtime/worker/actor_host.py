@@ -94,12 +94,7 @@ class ActorHost:
         last = time.perf_counter()
         while True:
             self.run_sync(q.get())
-            now = time.perf_counter()
-            if q.empty() or now - last > 0.001 or len(core.out) > 512:
-                core.flush()
-                last = now
-            else:  # the next call may be long: results must not wait for it
-                core.flush_soon()
+            last = core.flush_after_one(last)
 
     # -- routing (reader thread) -------------------------------------------------------
     def _group(self, method: str) -> str:

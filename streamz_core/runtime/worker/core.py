@@ -194,6 +194,18 @@ class WorkerCore:
             except OSError:
                 os._exit(1)
 
+    def flush_after_one(self, last: float) -> float:
+        """After one task or call: send the results now when nothing else is queued, when
+        the last send is over a millisecond old or much is waiting; else within 0.2 ms
+        (the next one may be long: results must not wait for it). Returns the time of the
+        last send."""
+        now = time.perf_counter()
+        if self.queue.empty() or now - last > 0.001 or len(self.out) > 512:
+            self.flush()
+            return now
+        self.flush_soon()
+        return last
+
     def flush_soon(self) -> None:
         """Flush within about 0.2 ms, batching what is submitted meanwhile."""
         evt = self._flush_evt

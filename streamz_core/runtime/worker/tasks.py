@@ -75,12 +75,7 @@ class TaskHost:
                 core.flush()
                 continue
             self.run_task(m)
-            now = time.perf_counter()
-            if q.empty() or now - last > 0.001 or len(core.out) > 512:
-                core.flush()
-                last = now
-            else:  # the next task may be long: results must not wait for it
-                core.flush_soon()
+            last = core.flush_after_one(last)
 
     def run_task(self, m: P.RunTask) -> None:
         _, tid, key, _blob, args, deps, out_ids, nret, name = m
