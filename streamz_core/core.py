@@ -28,6 +28,7 @@ from ._internals import running_loop
 from ._node import binding as _binding
 from ._node import display as _display
 from ._node import failures as _failures
+from ._node import inherit as _inherit
 from ._node import links as _links
 from ._node import remote as _remote
 from ._node.backpressure import _CLOCK_EVERY, _NOTHING, _YIELD_AFTER, _collect, _set_none
@@ -36,6 +37,7 @@ from ._node.backpressure import emit_with_metadata as _emit_with_metadata
 from ._node.defaults import _NoDefault, identity, no_default  # noqa: F401  (re-exported)
 from ._node.failures import DeadLetter
 from ._node.failures import _short as _short
+from ._node.failures import logger as logger
 from ._node.links import _Downstreams
 from ._node.remote import _hand_to_scatter as _hand_to_scatter
 from ._node.typevars import StreamBase as _StreamBase  # Generic; StreamMethods for type checkers
@@ -51,6 +53,7 @@ __all__ = [
     "RefCounter",
     "Stream",
     "identity",
+    "logger",
     "no_default",
 ]
 
@@ -78,6 +81,9 @@ class Stream(_StreamBase[T_co]):
     ensure_io_loop
         The node needs a loop (time-based nodes); without one given, use the
         background loop thread.
+    **kwargs
+        Passed on to the next base class of a subclass that also derives from
+        another class (cooperative multiple inheritance); else a TypeError.
 
     Examples
     --------
@@ -122,6 +128,7 @@ class Stream(_StreamBase[T_co]):
         loop: Any = None,
         asynchronous: bool | None = None,
         ensure_io_loop: bool = False,
+        **kwargs: Any,
     ):
         self.name = stream_name
         if upstreams is not None:
@@ -138,6 +145,12 @@ class Stream(_StreamBase[T_co]):
         if self.executor is not None and not self._accepts_remote:
             self._refuse_remote()
         _binding.bind_new_node(self, Stream, loop, asynchronous, ensure_io_loop)
+        if kwargs:
+            self._init_next_base(kwargs)
+
+    def _init_next_base(self, kwargs: dict[str, Any]) -> None:
+        """Pass keywords that are not Stream's to the next base class (``_node.inherit``)."""
+        _inherit.init_next_base(self, Stream, kwargs)
 
     def _refuse_remote(self) -> None:
         """Unlink this half-built node and raise: its upstream carries refs, not values."""
@@ -306,13 +319,16 @@ class Stream(_StreamBase[T_co]):
                     done.set_result(None)
                 return done
             return _gather(result)
+        if self.asynchronous and not aloop.is_running():  # streamz scripts seed, then run the loop
+            return _binding.emit_before_loop_runs(self, aloop, x, metadata)
         if emit_mode(aloop, asynchronous) is FUTURE:
             return call_soon_future(aloop, lambda: self._emit_gathered(x, metadata))
         call_blocking(aloop, lambda: self._emit_gathered(x, metadata))  # BLOCK
         return None
 
     def _bind_running_loop(self) -> asyncio.AbstractEventLoop:
-        """Bind this ``asynchronous=True`` graph, built outside a loop, to the caller's."""
+        """Bind this ``asynchronous=True`` graph, built outside a loop, to the caller's
+        running loop, or else to this thread's current one (``IOLoop.current()``)."""
         return _binding.bind_running_loop(self)
 
     def _loop_turn(self, aloop: asyncio.AbstractEventLoop) -> asyncio.Future[None] | None:
@@ -339,8 +355,8 @@ class Stream(_StreamBase[T_co]):
     def _emit(self, x: Any, metadata: list[dict[str, Any]] | None = None) -> Any:
         """Send ``x`` to every downstream; return the awaitables they returned.
 
-        Returns an empty tuple when there are none (no allocation on the hot path),
-        else a list, like streamz.
+        A list, as in streamz; when there are none, one shared empty list that refuses
+        changes (no allocation on the hot path): copy it to change it.
         """
         if metadata:
             return _emit_with_metadata(self, x, metadata)

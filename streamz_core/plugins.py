@@ -12,7 +12,10 @@ A distribution declares, in its metadata (``setup.cfg`` shown)::
 
 and after ``import streamz_core``, ``source.double()``, ``Stream.from_kafka(...)`` and
 ``source.to_db(...)`` exist. Each target module is imported only when its method is
-first called, so an installed plugin costs nothing until used.
+first called, so an installed plugin costs nothing until used. The groups of streamz
+(``streamz.nodes``, ``streamz.sources``, ``streamz.sinks``) are read too, so a plugin
+written for streamz needs no change; one declaring the same entry point in both
+families is registered once.
 
 The method attaching behind ``Stream.register_api`` and ``register_plugin_entry_point``
 lives here too; those classmethods call it.
@@ -20,6 +23,7 @@ lives here too; those classmethods call it.
 from __future__ import annotations
 
 import functools
+import inspect
 import os
 import re
 import sys
@@ -27,18 +31,25 @@ import warnings
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-__all__ = ["load_plugins"]
+__all__ = ["load_plugins", "register_api"]
 
 T = TypeVar("T")
+
+
+def _identity(x: T) -> T:
+    return x
 
 #: (entry-point group, modifier name): sources become static methods, like streamz.
 _GROUPS: tuple[tuple[str, bool], ...] = (
     ("streamz_core.sources", True),
     ("streamz_core.nodes", False),
     ("streamz_core.sinks", False),
+    ("streamz.sources", True),
+    ("streamz.nodes", False),
+    ("streamz.sinks", False),
 )
-# A section header of one of our groups in an entry_points.txt (an INI file).
-_MARKER = re.compile(r"^\s*\[\s*streamz_core\.(?:nodes|sources|sinks)\s*\]", re.MULTILINE)
+# A section header of one of those groups in an entry_points.txt (an INI file).
+_MARKER = re.compile(r"^\s*\[\s*streamz(?:_core)?\.(?:nodes|sources|sinks)\s*\]", re.MULTILINE)
 
 # (id(cls), name) -> (group, value) of the entry points this module registered, so a
 # second load_plugins() call does not report each plugin as clashing with itself.
@@ -65,12 +76,23 @@ def _api_registrar(cls: type, modifier: Callable[[Any], Any], attribute_name: st
     return register
 
 
+def _target(entry_point: Any) -> str:
+    """What an entry point points at, for messages: ``importlib.metadata`` entry points
+    have ``value``; ``pkg_resources`` ones and streamz's test doubles ``module_name``."""
+    return str(getattr(entry_point, "value", None) or getattr(entry_point, "module_name", None)
+               or entry_point.name)
+
+
 def _register_entry_point(cls: Any, entry_point: Any, modifier: Callable[[Any], Any]) -> None:
     """``Stream.register_plugin_entry_point``: a stub method that loads ``entry_point``
-    on first call, checks it is a Stream subclass and registers it in its place."""
+    on first call, checks it is a Stream subclass and registers it in its place.
+
+    ``entry_point`` needs only ``name`` and ``load()``. The method is named ``stub``
+    until loaded, then is the node's own (as in streamz).
+    """
     if hasattr(cls, entry_point.name):
         raise ValueError(
-            f"Can't add {entry_point.name!r} from {entry_point.value!r} to {cls.__name__}: "
+            f"Can't add {entry_point.name!r} from {_target(entry_point)!r} to {cls.__name__}: "
             "a method of that name already exists; rename the entry point"
         )
 
@@ -80,14 +102,16 @@ def _register_entry_point(cls: Any, entry_point: Any, modifier: Callable[[Any], 
         node = entry_point.load()
         if not (isinstance(node, type) and issubclass(node, Stream)):
             raise TypeError(
-                f"entry point {entry_point.name!r} ({entry_point.value}) is {node!r}, "
+                f"entry point {entry_point.name!r} ({_target(entry_point)}) is {node!r}, "
                 "not a Stream subclass; point it at a class deriving from Stream"
             )
-        cls.register_api(modifier=modifier, attribute_name=entry_point.name)(node)
+        current = inspect.getattr_static(cls, entry_point.name, None)
+        current = getattr(current, "__func__", current)
+        if getattr(current, "__wrapped__", None) is stub:  # not replaced meanwhile
+            cls.register_api(modifier=modifier, attribute_name=entry_point.name)(node)
         return node(*args, **kwargs)
 
-    stub.__name__ = entry_point.name
-    setattr(cls, entry_point.name, modifier(stub))
+    _api_registrar(cls, modifier, entry_point.name)(stub)
 
 
 def _has_plugin_metadata(path: str) -> bool:
@@ -133,17 +157,22 @@ def _describe(ep: Any, group: str) -> str:
     return f"entry point {ep.name!r} = {ep.value!r} (group {group!r}{origin})"
 
 
+def _family(group: str) -> str:
+    """``streamz.nodes`` and ``streamz_core.nodes`` are one family: ``nodes``."""
+    return group.rpartition(".")[2]
+
+
 def _register(cls: type, group: str, ep: Any, static: bool) -> bool:
     key = (id(cls), ep.name)
-    if _registered.get(key) == (group, ep.value):
-        return False  # already registered by an earlier load_plugins() call
+    previous = _registered.get(key)
+    if previous is not None and previous[1] == ep.value and _family(previous[0]) == _family(group):
+        return False  # registered by an earlier call, or declared in both families
     try:
         if static:
             cls.register_plugin_entry_point(ep, staticmethod)  # type: ignore[attr-defined]
         else:
             cls.register_plugin_entry_point(ep)  # type: ignore[attr-defined]
     except ValueError:
-        previous = _registered.get(key)
         if previous is not None:
             clash = f"the plugin {previous[1]!r} from group {previous[0]!r}"
         else:
@@ -163,7 +192,8 @@ def load_plugins(cls: type | None = None) -> list[str]:
     """Register the entry points of installed plugins as methods of ``cls``.
 
     Reads the groups ``streamz_core.nodes`` and ``streamz_core.sinks`` (methods) and
-    ``streamz_core.sources`` (static methods) with ``importlib.metadata``. Each method is
+    ``streamz_core.sources`` (static methods) with ``importlib.metadata``, then
+    streamz's ``streamz.nodes``, ``streamz.sinks`` and ``streamz.sources``. Each method is
     a stub that imports its target on first call, checks that it is a ``Stream``
     subclass (else TypeError) and replaces itself with it. A name that ``cls`` already
     has is skipped with a RuntimeWarning naming the entry point and the clash. Called
@@ -208,3 +238,28 @@ def load_plugins(cls: type | None = None) -> list[str]:
             if _register(cls, group, ep, static):
                 added.append(ep.name)
     return added
+
+
+def register_api(modifier: Callable[[Any], Any] = _identity, attribute_name: str | None = None) -> Callable[[T], T]:
+    """``Stream.register_api`` as a function: attach a node class as a method of ``Stream``.
+
+    ``modifier=staticmethod`` for a source; ``attribute_name`` to choose the method's
+    name, which may replace a built-in one (``attribute_name="map"``).
+
+    Examples
+    --------
+    >>> from streamz_core import Stream
+    >>> @register_api()
+    ... class triple(Stream):
+    ...     def update(self, x, who=None, metadata=None):
+    ...         return self._emit(3 * x, metadata=metadata)
+    >>> source = Stream()
+    >>> L = source.triple().sink_to_list()
+    >>> source.emit(2)
+    >>> L
+    [6]
+    >>> del Stream.triple  # registered methods are class attributes
+    """
+    from .core import Stream
+
+    return Stream.register_api(modifier, attribute_name)

@@ -1,7 +1,7 @@
-"""Graph ends: sink, sink_to_list, sink_to_textfile.
+"""Graph ends: the :class:`Sink` base class, sink, sink_to_list, sink_to_textfile.
 
-Sinks are pinned (kept alive) until ``destroy()``, so a pipeline whose only
-reference is its sink keeps running; destroying the sink frees the pipeline.
+Sinks are pinned (kept alive, in ``_global_sinks``) until ``destroy()``, so a pipeline
+whose only reference is its sink keeps running; destroying the sink frees the pipeline.
 """
 from __future__ import annotations
 
@@ -13,18 +13,54 @@ from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 from ._assembly import complete_stream_api
-from .core import Stream, _global_sinks
+from .core import Stream
+from .core import _global_sinks as _global_sinks
 from .operators._util import bind_user_function
 
-__all__ = ["sink", "sink_to_list", "sink_to_textfile", "SinkList"]
+__all__ = ["Sink", "sink", "sink_to_list", "sink_to_textfile", "SinkList"]
+# _global_sinks (imported above) is re-exported: streamz plugins and tests read
+# ``streamz.sinks._global_sinks``; it is the set that core pins sinks in.
 
-_STREAM_PARAMS = frozenset(inspect.signature(Stream).parameters)
+# The node's own keywords (not **kwargs, which goes to a subclass's other base).
+_STREAM_PARAMS = frozenset(
+    name for name, p in inspect.signature(Stream).parameters.items() if p.kind is not p.VAR_KEYWORD
+)
 
 T = TypeVar("T")
 
 
+class Sink(Stream):
+    """Base class of graph ends: a node pinned in ``_global_sinks`` until ``destroy()``.
+
+    Subclasses (the sinks of plugins) define ``update`` (an ``async def`` one is the
+    backpressure) and may override ``destroy()``, calling ``super().destroy()``.
+
+    Examples
+    --------
+    >>> class to_stdout(Sink):
+    ...     def update(self, x, who=None, metadata=None):
+    ...         print(x)
+    >>> source = Stream()
+    >>> end = to_stdout(source)
+    >>> source.emit('hi')
+    hi
+    >>> end.destroy()
+    """
+
+    _graphviz_shape = "trapezium"
+
+    def __init__(self, upstream: Stream | None = None, **kwargs: Any):
+        super().__init__(upstream, **kwargs)
+        _global_sinks.add(self)
+
+    def destroy(self, streams: Any = None) -> None:
+        """Detach from the upstreams and unpin this sink."""
+        super().destroy(streams)
+        _global_sinks.discard(self)
+
+
 @Stream.register_api()
-class sink(Stream):
+class sink(Sink):
     """Call ``func(x, *args, **kwargs)`` on every element; the end of a pipeline.
 
     If ``func`` returns an awaitable (an ``async def`` function, a Tornado coroutine)
@@ -58,7 +94,6 @@ class sink(Stream):
         if bind_user_function(self, type(self).__name__, func, args, kwargs):
             stream_kwargs.setdefault("ensure_io_loop", True)
         super().__init__(upstream, **stream_kwargs)
-        _global_sinks.add(self)
 
     def update(self, x: Any, who: Any = None, metadata: Any = None) -> Any:
         try:
@@ -115,7 +150,7 @@ class sink_to_list(sink):
 
 
 @Stream.register_api()
-class sink_to_textfile(sink):
+class sink_to_textfile(Sink):
     """Write each element followed by ``end`` to a text file (a path or an open file).
 
     A path is opened with ``mode`` and closed when the sink is destroyed or collected.
@@ -143,11 +178,17 @@ class sink_to_textfile(sink):
             )
         self._fp = fp
         self._end = end
+        # No reference cycle through the node (a bound method as its function would be
+        # one), so dropping the last reference closes the file at once, as in streamz.
         self._closer = weakref.finalize(self, fp.close)
-        super().__init__(upstream, self._write, **kwargs)
+        super().__init__(upstream, **kwargs)
 
-    def _write(self, x: Any) -> None:
-        self._fp.write(x + self._end)
+    def update(self, x: Any, who: Any = None, metadata: Any = None) -> Any:
+        try:
+            self._fp.write(x + self._end)
+        except Exception as exc:
+            return self._fail(exc, x, metadata)
+        return None
 
     def destroy(self, streams: Any = None) -> None:
         super().destroy(streams)

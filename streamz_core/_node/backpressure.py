@@ -1,7 +1,8 @@
 """What ``Stream._emit`` and ``emit`` hand back: backpressure awaitables and loop turns.
 
-``_emit`` returns ``_NOTHING`` when no downstream asked for backpressure, else a list of
-the awaitables the downstreams returned (gathered here); ``emit`` on the loop turns that
+``_emit`` returns ``_NOTHING`` (a shared empty list) when no downstream asked for
+backpressure, else a list of the awaitables the downstreams returned (gathered here);
+``emit`` on the loop turns that
 into one awaitable, and now and then into a future done on the loop's next turn. An
 element with metadata goes out through :func:`emit_with_metadata`, which also holds its
 refs across the branches.
@@ -26,9 +27,42 @@ __all__ = [
     "emit_with_metadata",
 ]
 
-# Returned by _emit when no downstream asked for backpressure. A shared empty
-# tuple costs nothing to return and still supports len(), iteration and `+`.
-_NOTHING: tuple[()] = ()
+class _NoBackpressure(list):  # type: ignore[type-arg]  # always empty: no element type
+    """The empty list ``_emit`` returns when no downstream asked for backpressure.
+
+    One shared instance: returning it costs nothing on the hot path, where a new ``[]``
+    per node and element would cost about a tenth of a map node. It is a list, as in
+    streamz, so plugins may ``yield self._emit(x)`` in a Tornado coroutine (Tornado
+    rejects a tuple), splat it into ``asyncio.gather`` or ``extend`` a list with it;
+    ``+=`` gives a new list. Changing it in place would change every later result, so
+    that raises, saying to copy it first.
+    """
+
+    __slots__ = ()
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError(
+            "this empty list is what _emit returns when no downstream asked for "
+            "backpressure, shared by every node; copy it before changing it: "
+            "result = list(self._emit(x))"
+        )
+
+    append = extend = insert = remove = pop = clear = sort = reverse = _refuse
+    __setitem__ = __delitem__ = __imul__ = _refuse
+
+    # A new list, not self (so not list[Any] as list.__iadd__ promises, hence the ignore).
+    def __iadd__(self, other: Any) -> Any:  # type: ignore[misc]
+        return [*other]
+
+    def __repr__(self) -> str:
+        return "[]"
+
+    def __reduce__(self) -> Any:
+        return (list, ())
+
+
+# Returned by _emit when no downstream asked for backpressure.
+_NOTHING: list[Any] = _NoBackpressure()
 
 # A coroutine that awaits an emit with no backpressure gets a future that is already
 # done, and awaiting that does not give the loop a turn: a producer doing nothing but

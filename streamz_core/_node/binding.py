@@ -23,6 +23,7 @@ __all__ = [
     "bind_new_node",
     "bind_running_loop",
     "call_on_loop",
+    "emit_before_loop_runs",
     "set_asynchronous",
     "set_loop",
 ]
@@ -99,16 +100,32 @@ def set_asynchronous(node: Stream, asynchronous: bool) -> None:
 
 
 def bind_running_loop(node: Stream) -> asyncio.AbstractEventLoop:
-    """Bind an ``asynchronous=True`` graph, built outside a loop, to the caller's."""
+    """Bind an ``asynchronous=True`` graph, built outside a loop, to the caller's.
+
+    Outside a running loop that is this thread's current loop (``IOLoop.current()``),
+    as in streamz: a script may emit its first elements and then run that loop
+    (``IOLoop.current().start()``); see :func:`emit_before_loop_runs`.
+    """
     aloop = running_loop()
     if aloop is None:
-        raise RuntimeError(
-            f"{node!r} was built with asynchronous=True but emit() was called outside "
-            "a running event loop; call `await source.emit(x)` inside a coroutine, or "
-            "build the source with asynchronous=False to use a background loop thread"
-        )
+        from tornado.ioloop import IOLoop
+
+        aloop = as_asyncio_loop(IOLoop.current())
     node._set_loop(aloop)
     return aloop
+
+
+def emit_before_loop_runs(node: Stream, aloop: asyncio.AbstractEventLoop, x: Any, metadata: Any) -> Any:
+    """``emit`` on an ``asynchronous=True`` graph whose loop does not run (yet): run the
+    graph in the caller, as streamz did; what it schedules runs once the loop does.
+
+    Returns an awaitable for the downstream backpressure, or None if there is none.
+    """
+    result = node._emit(x, metadata)
+    if not result:
+        return None
+    return asyncio.gather(*(r if asyncio.isfuture(r) else asyncio.ensure_future(r, loop=aloop)
+                            for r in result))
 
 
 def call_on_loop(node: Stream, fn: Callable[[], Any]) -> None:

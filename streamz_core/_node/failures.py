@@ -2,11 +2,12 @@
 
 A failure with a caller (``emit``) reaches it, noted with the node and element; one with
 an error route (``on_exception``) is emitted there as a :class:`DeadLetter`; one with
-neither (a timer or a task on the loop) goes to the ``scatter`` upstream or to the loop's
-exception handler.
+neither (a timer or a task on the loop) goes to the ``scatter`` upstream, to the loop's
+exception handler if it has one set, else to the ``streamz.core`` logger.
 """
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from .._internals import running_loop
@@ -16,7 +17,12 @@ from .remote import _hand_to_scatter
 if TYPE_CHECKING:
     from ..core import Stream
 
-__all__ = ["DeadLetter"]
+__all__ = ["DeadLetter", "logger"]
+
+#: Where errors that no caller can receive are logged when the loop has no exception
+#: handler of its own: streamz 0.6.4's logger, so that handlers set up for streamz
+#: (on "streamz" or "streamz.core") see them.
+logger = logging.getLogger("streamz.core")
 
 
 class DeadLetter:
@@ -88,9 +94,10 @@ def report(node: Stream, exc: BaseException, x: Any) -> None:
         if node.executor is not None and _hand_to_scatter(node, e):
             return  # between scatter() and gather(): the next emit raises it
         loop = node._aloop or running_loop()
-        context = {"message": f"unhandled error in {node!r}", "exception": e}
-        if loop is not None:
-            loop.call_exception_handler(context)
+        if loop is not None and loop.get_exception_handler() is not None:
+            loop.call_exception_handler({"message": f"unhandled error in {node!r}", "exception": e})
+        else:  # asyncio's default handler would log it on "asyncio"; streamz users look here
+            logger.error("unhandled error in %r", node, exc_info=e)
 
 
 def _short(x: Any, limit: int = 200) -> str:

@@ -123,7 +123,9 @@ class combine_latest(Stream):
                 raise TypeError(f"combine_latest({u!r}): every argument must be a Stream")
         self.last: list[Any] = [None] * len(upstreams)
         self.metadata: list[Any] = [None] * len(upstreams)
-        self.missing = set(range(len(upstreams)))
+        # The upstreams not heard from yet (the streams, as in streamz: subclasses test
+        # `who in self.missing`).
+        self.missing: set[Stream] = set(upstreams)
         self._emit_on_all = emit_on is None  # then upstreams connected later emit too
         super().__init__(upstreams=upstreams, **kwargs)
         if emit_on is None:
@@ -151,7 +153,7 @@ class combine_latest(Stream):
         super()._add_upstream(upstream)
         self.last.append(None)
         self.metadata.append(None)
-        self.missing.add(len(self.upstreams) - 1)
+        self.missing.add(upstream)
         if self._emit_on_all:
             self.emit_on = list(self.upstreams)
 
@@ -159,7 +161,8 @@ class combine_latest(Stream):
         idx = next(i for i, u in enumerate(self.upstreams) if u is upstream)
         self._release_refs(self.metadata[idx])
         del self.last[idx], self.metadata[idx]
-        self.missing = {i - 1 if i > idx else i for i in self.missing if i != idx}
+        if sum(1 for u in self.upstreams if u is upstream) == 1:  # its last position
+            self.missing.discard(upstream)
         self.emit_on = [u for u in self.emit_on if u is not upstream]
         super()._remove_upstream(upstream)
 
@@ -170,7 +173,7 @@ class combine_latest(Stream):
                 self._retain_refs(metadata)
                 self.last[idx] = x
                 self.metadata[idx] = metadata
-                self.missing.discard(idx)
+        self.missing.discard(who)
         if not self.missing and any(who is u for u in self.emit_on):
             return self._emit(tuple(self.last), flat_metadata(self.metadata))
         return None

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections import deque
 from typing import Any, TypeVar
+
+from tornado.queues import Queue
 
 from ..core import Stream, _gather
 from ._util import check_positive_int
@@ -42,34 +43,25 @@ class buffer(Stream[T_co]):
 
     def __init__(self, upstream: Stream[T_co], n: int, **kwargs: Any):
         self.n = check_positive_int("buffer", "n", n)
-        self._queue: deque[tuple[Any, Any]] = deque()
-        self._full: deque[asyncio.Future[None]] = deque()
+        # The waiting (element, metadata) pairs in a Tornado Queue, as in streamz, whose
+        # plugins and tests read or replace `node.queue`: a put that finds it full is the
+        # backpressure. It is drained by a task that runs only while it holds elements,
+        # so an idle buffer that nothing references is collected.
+        self.queue: Queue[tuple[Any, Any]] = Queue(maxsize=self.n)
         self._worker: asyncio.Future[None] | None = None
         super().__init__(upstream, ensure_io_loop=True, **kwargs)
 
     def update(self, x: Any, who: Any = None, metadata: Any = None) -> Any:
         self._retain_refs(metadata)
-        self._queue.append((x, metadata))
+        put = self.queue.put((x, metadata))
         if self._worker is None:
             self._worker = asyncio.ensure_future(self._drain())
-        if len(self._queue) > self.n:
-            loop = self._aloop
-            assert loop is not None
-            fut = loop.create_future()
-            self._full.append(fut)
-            return fut
-        return None
+        return None if put.done() else put
 
     async def _drain(self) -> None:
-        queue, full = self._queue, self._full
         try:
-            while queue:
-                x, md = queue.popleft()
-                while full:  # one element left the queue: one waiting emitter may go on
-                    fut = full.popleft()
-                    if not fut.done():
-                        fut.set_result(None)
-                        break
+            while self.queue.qsize():  # looked up each time: a test may have replaced it
+                x, md = self.queue.get_nowait()  # admits one waiting put, if any
                 await self._emit_async(x, md, held=True)
         finally:
             self._worker = None
@@ -80,7 +72,7 @@ class buffer(Stream[T_co]):
 
     def statistics(self) -> dict[str, int]:
         """How many elements wait, and the limit."""
-        return {"queued": len(self._queue), "maxsize": self.n}
+        return {"queued": self.queue.qsize(), "maxsize": self.n}
 
 
 @Stream.register_api()

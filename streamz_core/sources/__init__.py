@@ -5,6 +5,7 @@
   ``filenames``.
 - :mod:`.net`: ``from_tcp``, ``from_http_server`` (servers on the graph's loop).
 - :mod:`.process`: ``from_process`` (a command's output lines).
+- :mod:`._legacy`: streamz's ``sink_to_file`` and ``PeriodicCallback``.
 
 Examples
 --------
@@ -22,6 +23,8 @@ Examples
 from __future__ import annotations
 
 from .._assembly import complete_stream_api
+from ._legacy import PeriodicCallback as PeriodicCallback
+from ._legacy import sink_to_file as sink_to_file
 from .base import Source as Source
 from .net import from_http_server as from_http_server
 from .net import from_tcp as from_tcp
@@ -33,6 +36,7 @@ from .polling import from_textfile as from_textfile
 from .process import from_process as from_process
 
 __all__ = [
+    "PeriodicCallback",
     "Source",
     "filenames",
     "from_http_server",
@@ -42,6 +46,7 @@ __all__ = [
     "from_q",
     "from_tcp",
     "from_textfile",
+    "sink_to_file",
 ]
 
 # Last: a Stream imported from this module alone has every operator and sink (_assembly.py).

@@ -120,6 +120,15 @@ class from_q(Source):
         self.sleep_time = parse_interval(sleep_time, "from_q(sleep_time)", allow_zero=False)
         super().__init__(**kwargs)
 
+    # streamz's attribute for sleep_time, which subclasses of from_q read or set.
+    @property
+    def sleep(self) -> float:
+        return self.sleep_time
+
+    @sleep.setter
+    def sleep(self, value: Any) -> None:
+        self.sleep_time = parse_interval(value, "from_q.sleep", allow_zero=False)
+
     async def _run(self) -> None:
         try:
             x = self.q.get_nowait()
