@@ -15,12 +15,15 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # what type checkers and IDEs see; at run time see __getattr__
     from ._stream_api import (  # noqa: I001 - the names of __all__ (so re-exported), packed
-        Batch, DeadLetter, LoopRunner, RefCounter, Source, Stream, Streaming, accumulate,
+        Batch, DeadLetter, LoopRunner, PeriodicCallback, RefCounter, Sink, Source, Stream,
+        Streaming, accumulate,
         buffer, build_node_set, collect, combine_latest, concat, create_graph, delay, filenames,
-        filter, flatten, frequencies, from_http_server, from_iterable, from_periodic,
+        filter, flatten, frequencies, from_http_server, from_iterable, from_mqtt, from_periodic,
+        from_websocket, to_mqtt, to_websocket,
         from_process, from_q, from_tcp, from_textfile, gather, identity, latest, load_plugins,
-        map, no_default, partition, partition_unique, pluck, rate_limit, readable_graph, remove,
-        scan, scatter, sink, sink_to_list, sink_to_textfile, slice, sliding_window, starmap,
+        logger, map, no_default, partition, partition_unique, pluck, rate_limit, readable_graph,
+        register_api, remove, scan, scatter, sink, sink_to_file, sink_to_list, sink_to_textfile,
+        slice, sliding_window, starmap,
         sync, timed_window, timed_window_unique, to_graphviz, union, unique, visualize, zip,
         zip_latest,
     )
@@ -28,15 +31,17 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time see __getattr_
 __version__ = "0.1.0"
 
 __all__ = [
-    "Batch", "DeadLetter", "LoopRunner", "RefCounter", "Source", "Stream", "Streaming",
+    "Batch", "DeadLetter", "LoopRunner", "PeriodicCallback", "RefCounter", "Sink", "Source",
+    "Stream", "Streaming",
     "accumulate", "buffer", "build_node_set", "collect", "combine_latest", "concat",
     "create_graph", "delay", "filenames", "filter", "flatten", "frequencies",
-    "from_http_server", "from_iterable", "from_periodic", "from_process", "from_q",
-    "from_tcp", "from_textfile", "gather", "identity", "latest", "load_plugins", "map",
-    "no_default", "partition", "partition_unique", "pluck", "rate_limit",
-    "readable_graph", "remove", "scan", "scatter", "sink", "sink_to_list", "sink_to_textfile",
+    "from_http_server", "from_iterable", "from_mqtt", "from_periodic", "from_process", "from_q",
+    "from_tcp", "from_textfile", "from_websocket", "gather", "identity", "latest", "load_plugins", "logger",
+    "map", "no_default", "partition", "partition_unique", "pluck", "rate_limit",
+    "readable_graph", "register_api", "remove", "scan", "scatter", "sink", "sink_to_file",
+    "sink_to_list", "sink_to_textfile",
     "slice", "sliding_window", "starmap", "sync", "timed_window", "timed_window_unique",
-    "to_graphviz", "union", "unique", "visualize", "zip", "zip_latest",
+    "to_graphviz", "union", "unique", "visualize", "zip", "zip_latest", "to_mqtt", "to_websocket",
 ]
 
 

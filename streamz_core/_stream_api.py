@@ -10,11 +10,14 @@ from __future__ import annotations
 
 from . import operators as _operators  # noqa: F401  (registers the operator methods)
 from .batch import Batch as Batch
+from .broker_sinks import to_mqtt as to_mqtt
+from .broker_sinks import to_websocket as to_websocket
 from .collection import Streaming as Streaming
 from .core import DeadLetter as DeadLetter
 from .core import RefCounter as RefCounter
 from .core import Stream as Stream
 from .core import identity as identity
+from .core import logger as logger
 from .core import no_default as no_default
 from .graph import build_node_set as build_node_set
 from .graph import create_graph as create_graph
@@ -52,9 +55,12 @@ from .operators.transform import map as map
 from .operators.transform import pluck as pluck
 from .operators.transform import starmap as starmap
 from .plugins import load_plugins as load_plugins
+from .plugins import register_api as register_api
+from .sinks import Sink as Sink
 from .sinks import sink as sink
 from .sinks import sink_to_list as sink_to_list
 from .sinks import sink_to_textfile as sink_to_textfile
+from .sources import PeriodicCallback as PeriodicCallback
 from .sources import Source as Source
 from .sources import filenames as filenames
 from .sources import from_http_server as from_http_server
@@ -64,5 +70,8 @@ from .sources import from_process as from_process
 from .sources import from_q as from_q
 from .sources import from_tcp as from_tcp
 from .sources import from_textfile as from_textfile
+from .sources import sink_to_file as sink_to_file
+from .sources.brokers import from_mqtt as from_mqtt
+from .sources.brokers import from_websocket as from_websocket
 
 load_plugins(Stream)
