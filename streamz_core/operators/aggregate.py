@@ -343,7 +343,7 @@ class sliding_window(Stream):
 
     def _update_with_metadata(self, x: Any, metadata: Any) -> Any:
         metas = self._metadata
-        if len(metas) == self.n and metas[0]:
+        if len(metas) == self.n and metas[0]:  # not emitted in a full window (partial only)
             self._with_metadata -= 1
             self._release_refs(metas[0])
         if metadata:
@@ -352,7 +352,15 @@ class sliding_window(Stream):
         self._buffer.append(x)
         metas.append(metadata)
         if self.return_partial or len(self._buffer) == self.n:
-            return self._emit(tuple(self._buffer), flat_metadata(metas))
+            result = self._emit(tuple(self._buffer), flat_metadata(metas))
+            if len(metas) == self.n and metas[0]:
+                # The oldest element has been in its last window: no later window holds
+                # it, so its refs go now, as in streamz (it stays in the deque, without
+                # them, until the next element pushes it out).
+                self._with_metadata -= 1
+                self._release_refs(metas[0])
+                metas[0] = None
+            return result
         return None
 
 
