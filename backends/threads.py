@@ -78,6 +78,8 @@ class ThreadExecutor:
         self.pool = pool if pool is not None else self._pool_class(max_workers=max_workers)
         self._closed = False
         self._closed_error: ExecutorClosedError | None = None
+        self._closed_count = 0  # elements that failed because the executor or its pool closed
+        self._closed_what = ""
         # The pool's futures of calls not back yet, and the calls still waiting for
         # their arguments: what close() counts as "in flight".
         self._pool_futures: set[concurrent.futures.Future[Any]] = set()
@@ -166,25 +168,34 @@ class ThreadExecutor:
             # of a pool passed in. One error for every call it cancelled.
             raise self._closed_now() from None
 
-    def _closed_now(self, cancelled: int | None = None) -> ExecutorClosedError:
-        """The one error for every call that close() (or the pool's shutdown) cancelled.
+    def _closed_now(self, element: bool = True) -> ExecutorClosedError:
+        """The one error for every element that close() (or the pool's shutdown) stopped.
 
-        ``cancelled``: how many pool calls close() is about to cancel; by default, the
-        calls the pool has cancelled.
+        Called once by each element that fails for it (``element=True``), which it counts:
+        the pool's own state cannot say how many it will drop (a process pool marks the
+        calls it has queued for a worker as running, yet shutdown may drop them), so the
+        count is of the failures themselves. The message is kept up to date in place, and
+        ``drain()`` raises it after every element has settled.
         """
-        if self._closed_error is None:
-            if cancelled is None:
-                cancelled = sum(1 for f in list(self._pool_futures) if f.cancelled())
-            self._pool_futures = {f for f in self._pool_futures if not f.cancelled()}
-            n = cancelled + self._waiting
-            what = f"{self!r} was closed" if self._closed else f"the pool of {self!r} was shut down"
-            self._closed_error = ExecutorClosedError(
-                f"{what} with {n} element{'s' if n != 1 else ''} in flight (submitted, not started "
-                "yet); they were not processed. Close the executor only after the stream is done "
-                "(source.drain() waits for it)"
-            )
-            self._closed = True
-        return self._closed_error
+        if element:
+            self._closed_count += 1
+        err = self._closed_error
+        n = self._closed_count
+        if err is None:  # what stopped them, decided by the first: close(), or the pool's owner
+            self._closed_what = f"{self!r} was closed" if self._closed else f"the pool of {self!r} was shut down"
+        what = self._closed_what
+        message = (
+            f"{what} with {n} element{'s' if n != 1 else ''} in flight (submitted, not finished); "
+            "they were not processed. Close the executor only after the stream is done "
+            "(source.drain() waits for it)"
+        )
+        if err is None:
+            err = self._closed_error = ExecutorClosedError(message)
+        else:
+            err.args = (message,)
+        self._closed = True
+        self._pool_futures = {f for f in self._pool_futures if not f.cancelled()}
+        return err
 
     def release(self, ref: Any) -> None:
         """Nothing to free: results live in this process."""
@@ -200,11 +211,11 @@ class ThreadExecutor:
         self._closed = True
         if not self._owns_pool:
             return  # the pool is yours: what it runs goes on; later submits are refused
-        # Cancelled here, one by one, to count them exactly: a process pool would cancel
-        # them later, in its manager thread. cancel() fails for a call the pool has
-        # started (the future's lock decides): that one runs and delivers.
-        cancelled = sum(1 for f in list(self._pool_futures) if f.cancel())
-        self._closed_now(cancelled)
+        # Cancelled here rather than later in a process pool's manager thread; each
+        # cancelled call then fails, and is counted, as it reaches gather (_closed_now).
+        for f in list(self._pool_futures):
+            f.cancel()  # fails for a call the pool has started: that one runs and delivers
+        self._closed_now(element=False)
         self.pool.shutdown(wait=False, cancel_futures=True)
 
 
