@@ -80,10 +80,8 @@ class ThreadExecutor:
         self._closed_error: ExecutorClosedError | None = None
         self._closed_count = 0  # elements that failed because the executor or its pool closed
         self._closed_what = ""
-        # The pool's futures of calls not back yet, and the calls still waiting for
-        # their arguments: what close() counts as "in flight".
+        # The pool's futures of calls not back yet: what close() cancels.
         self._pool_futures: set[concurrent.futures.Future[Any]] = set()
-        self._waiting = 0
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.pool!r}>"
@@ -128,21 +126,16 @@ class ThreadExecutor:
         return future
 
     def _forget(self, future: concurrent.futures.Future[Any]) -> None:
-        if not future.cancelled():  # a cancelled call stays, to be counted by _closed_now
-            self._pool_futures.discard(future)
+        self._pool_futures.discard(future)
 
     def _start(self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """Hand one call with plain values to the pool; return an asyncio future of it."""
         return asyncio.wrap_future(self._pool_submit(self.pool, func, args, kwargs))
 
     async def _submit_after(self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        self._waiting += 1
-        try:
-            values = tuple([await self._settle(a.ref) if isinstance(a, Settled)
-                            else await self.gather(a) if self.is_ref(a) else a for a in args])
-            kw = {k: (await self.gather(v) if self.is_ref(v) else v) for k, v in kwargs.items()}
-        finally:
-            self._waiting -= 1
+        values = tuple([await self._settle(a.ref) if isinstance(a, Settled)
+                        else await self.gather(a) if self.is_ref(a) else a for a in args])
+        kw = {k: (await self.gather(v) if self.is_ref(v) else v) for k, v in kwargs.items()}
         if self._closed:  # accepted before close(), but it never reached the pool
             raise self._closed_now()
         return await self._start(func, values, kw)
@@ -194,7 +187,6 @@ class ThreadExecutor:
         else:
             err.args = (message,)
         self._closed = True
-        self._pool_futures = {f for f in self._pool_futures if not f.cancelled()}
         return err
 
     def release(self, ref: Any) -> None:
@@ -279,11 +271,9 @@ class ProcessExecutor(ThreadExecutor):
             pass
 
     def _start(self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Awaitable[Any]:
-        self._waiting += 1  # until _run hands it to the pool: in flight for close()
         return asyncio.ensure_future(self._run(func, args, kwargs))
 
     async def _run(self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        self._waiting -= 1
         attempt = 0
         while True:
             pool = self.pool

@@ -19,10 +19,11 @@ from collections.abc import Coroutine
 from typing import Any
 
 from ._assembly import complete_stream_api
+from ._optional import require
 from .core import Stream, _global_sinks
 from .loop import call_blocking
 from .sources.base import _check_kwargs
-from .sources.brokers import _dict_or_none, _need
+from .sources.brokers import _dict_or_none
 
 __all__ = ["to_websocket", "to_mqtt"]
 
@@ -125,7 +126,7 @@ class to_websocket(_BrokerSink):
             self._lock = asyncio.Lock()
         async with self._lock:  # one connection, and messages in the order emitted
             if self.ws is None:
-                client = _need("websockets.asyncio.client", "websocket", "to_websocket")
+                client = require("websockets.asyncio.client", "to_websocket", "pip install 'streamz-core[websocket]'")
                 self.ws = await client.connect(self.uri, **self.ws_kwargs)
             await self.ws.send(x)
 
@@ -223,7 +224,7 @@ class to_mqtt(_BrokerSink):
         await fut
 
     async def _connect(self) -> None:
-        mqtt = _need("paho.mqtt.client", "mqtt", "to_mqtt")
+        mqtt = require("paho.mqtt.client", "to_mqtt", "pip install 'streamz-core[mqtt]'")
         client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, **self.mqtt_kwargs)
         if self.user is not None:
             client.username_pw_set(self.user, self.pw)

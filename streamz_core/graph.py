@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 from ._assembly import complete_stream_api
+from ._optional import require
 from .core import Stream
 
 __all__ = ["build_node_set", "create_graph", "readable_graph", "to_graphviz", "visualize"]
@@ -20,19 +21,6 @@ _DIGRAPH_KWARGS = frozenset({
     "name", "comment", "filename", "format", "engine", "encoding", "graph_attr",
     "node_attr", "edge_attr", "body", "strict", "directory",
 })
-
-
-def _require(module: str, purpose: str, install: str) -> Any:
-    """Import an optional dependency or raise an ImportError saying what to install."""
-    import importlib
-
-    try:
-        return importlib.import_module(module)
-    except ImportError as exc:
-        raise ImportError(
-            f"{purpose} needs the {module!r} Python package, which is not installed; "
-            f"install it with `{install}`"
-        ) from exc
 
 
 def _clean_text(text: str, match: str | None = None) -> str:
@@ -180,7 +168,7 @@ def readable_graph(node: Any, source_node: bool = False) -> Any:
     >>> sorted(readable_graph(source).nodes)
     [' map; abs ', ' map; abs -1', ' source Stream ']
     """
-    nx = _require("networkx", "readable_graph", "pip install networkx")
+    nx = require("networkx", "readable_graph", "pip install networkx")
     if isinstance(node, Stream):
         graph = nx.DiGraph()
         create_graph(node, graph, source_node=source_node)
@@ -226,7 +214,7 @@ def to_graphviz(graph: Any, **graph_attr: Any) -> Any:
     >>> 'rankdir=LR' in dot.source, 'shape=trapezium' in dot.source
     (True, True)
     """
-    graphviz = _require("graphviz", "to_graphviz", "pip install graphviz")
+    graphviz = require("graphviz", "to_graphviz", "pip install graphviz")
     if _DIGRAPH_KWARGS.intersection(graph_attr):
         kwargs = graph_attr
     else:
@@ -287,7 +275,7 @@ def visualize(node: Stream, filename: str | None = "mystream.png", source_node: 
             f"visualize(format={fmt!r}): unknown format; use one of {', '.join(_FORMATS)} "
             "or give filename= that ends with one of them"
         )
-    graphviz = _require("graphviz", "visualize", "pip install graphviz")
+    graphviz = require("graphviz", "visualize", "pip install graphviz")
     gvz = to_graphviz(readable_graph(node, source_node=source_node), **kwargs)
     try:
         data = gvz.pipe(format=fmt)

@@ -19,25 +19,13 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from .._assembly import complete_stream_api
+from .._optional import require
 from ..core import Stream
 from ..metadata import RefCounter
 from ._server import _check_host, _check_port
 from .base import Source, _check_kwargs
 
 __all__ = ["from_websocket", "from_mqtt"]
-
-
-def _need(module: str, extra: str, node: str) -> Any:
-    """Import an optional client library, or say how to install it."""
-    import importlib
-
-    try:
-        return importlib.import_module(module)
-    except ImportError as exc:
-        raise ImportError(
-            f"{node} needs the {module.split('.')[0]!r} package: "
-            f"pip install 'streamz-core[{extra}]'"
-        ) from exc
 
 
 def _dict_or_none(value: Any, where: str) -> dict[str, Any]:
@@ -102,7 +90,7 @@ class from_websocket(Source):
         super().__init__(**kwargs)
 
     def _open(self) -> Any:
-        server_mod = _need("websockets.asyncio.server", "websocket", "from_websocket")
+        server_mod = require("websockets.asyncio.server", "from_websocket", "pip install 'streamz-core[websocket]'")
         return self._listen(server_mod)
 
     async def _listen(self, server_mod: Any) -> None:
@@ -280,7 +268,7 @@ class from_mqtt(Source):
             wake.set_result(None)
 
     def _open(self) -> Any:
-        mqtt = _need("paho.mqtt.client", "mqtt", "from_mqtt")
+        mqtt = require("paho.mqtt.client", "from_mqtt", "pip install 'streamz-core[mqtt]'")
         client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, manual_ack=True,
                              **self.mqtt_kwargs)
         if self.user is not None:
